@@ -1,0 +1,9 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    environment: "edge-runtime",
+    setupFiles: ["./src/testing/convexRuntimeGlobals.ts"],
+    exclude: ["**/node_modules/**", "dist/**"],
+  },
+});
