@@ -1,0 +1,114 @@
+/* eslint-disable */
+/**
+ * Generated `ComponentApi` utility.
+ *
+ * THIS CODE IS AUTOMATICALLY GENERATED.
+ *
+ * To regenerate, run `npx convex dev`.
+ * @module
+ */
+
+import type { FunctionReference } from "convex/server";
+
+/**
+ * A utility for referencing a Convex component's exposed API.
+ *
+ * Useful when expecting a parameter like `components.myComponent`.
+ * Usage:
+ * ```ts
+ * async function myFunction(ctx: QueryCtx, component: ComponentApi) {
+ *   return ctx.runQuery(component.someFile.someQuery, { ...args });
+ * }
+ * ```
+ */
+export type ComponentApi<Name extends string | undefined = string | undefined> =
+  {
+    delivery: {
+      flush: FunctionReference<
+        "action",
+        "internal",
+        {
+          options?: {
+            batchSize?: number;
+            flushDelayMs?: number;
+            requestTimeoutMs?: number;
+            retryInitialDelayMs?: number;
+            retryMaxDelayMs?: number;
+          };
+        },
+        { deadLettered: number; delivered: number; retrying: number },
+        Name
+      >;
+    };
+    events: {
+      enqueue: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          destination: { apiKey: string; host: string };
+          message: string;
+          options?: {
+            batchSize?: number;
+            flushDelayMs?: number;
+            requestTimeoutMs?: number;
+            retryInitialDelayMs?: number;
+            retryMaxDelayMs?: number;
+          };
+        },
+        null,
+        Name
+      >;
+      listDeadLetters: FunctionReference<
+        "query",
+        "internal",
+        { limit?: number },
+        Array<{
+          attempts: number;
+          deadLetteredAt: number;
+          error: string;
+          event: string;
+          host: string;
+          id: string;
+          uuid: string;
+        }>,
+        Name
+      >;
+      resendDeadLetters: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          destination: { apiKey: string; host: string };
+          limit?: number;
+          options?: {
+            batchSize?: number;
+            flushDelayMs?: number;
+            requestTimeoutMs?: number;
+            retryInitialDelayMs?: number;
+            retryMaxDelayMs?: number;
+          };
+        },
+        number,
+        Name
+      >;
+      status: FunctionReference<
+        "query",
+        "internal",
+        {},
+        {
+          countsTruncated: boolean;
+          deadLettered: number;
+          lastDelivery: null | {
+            at: number;
+            error?: string;
+            events: number;
+            httpStatus?: number;
+            result: "delivered" | "retrying" | "dead_lettered";
+          };
+          lastSuccessAt: number | null;
+          oldestPendingAgeMs: number | null;
+          pending: number;
+        },
+        Name
+      >;
+    };
+  };

@@ -1,0 +1,174 @@
+// The capture pipeline end to end: the test app's mutations capture through the client,
+// the component delivers to the local PostHog-compatible server over real HTTP.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
+import { startLocalPostHog, type LocalPostHog } from "../local-server/server.js";
+import { api } from "../testing/app/_generated/api.js";
+import { FAST_DELIVERY, initTestApp, waitFor } from "../testing/setup.js";
+
+let server: LocalPostHog;
+beforeAll(async () => {
+  server = await startLocalPostHog();
+});
+afterAll(async () => await server.close());
+beforeEach(() => {
+  vi.stubEnv("POSTHOG_API_KEY", "phc_delivery");
+  vi.stubEnv("POSTHOG_HOST", server.url);
+});
+afterEach(() => {
+  server.reset();
+  vi.unstubAllEnvs();
+});
+
+type T = ReturnType<typeof initTestApp>;
+const drained = (t: T) => async () => {
+  const status = await t.query(api.events.status, {});
+  return status.pending === 0 ? status : null;
+};
+
+function uuidsOnce(expected: number) {
+  const uuids = server.events().map((e) => e.uuid);
+  expect(uuids).toHaveLength(expected);
+  expect(new Set(uuids).size).toBe(expected);
+}
+
+describe("delivery", () => {
+  test("events captured in mutations arrive in one gzip batch and leave the outbox", async () => {
+    const t = initTestApp();
+    for (let i = 0; i < 5; i++) {
+      await t.mutation(api.events.captureMany, { event: "clicked", count: 2, distinctId: `user-${i}`, options: FAST_DELIVERY });
+    }
+    expect((await t.query(api.events.status, {})).pending).toBe(10);
+    expect(server.events()).toHaveLength(0); // nothing is sent from inside the mutation
+
+    await waitFor("delivery", drained(t));
+    uuidsOnce(10);
+    const batches = server.batches();
+    expect(batches).toHaveLength(1);
+    expect(batches[0]).toMatchObject({ apiKey: "phc_delivery", gzip: true, path: "/batch/" });
+    expect(batches[0].headers["content-encoding"]).toBe("gzip");
+    expect(batches[0].events.map((e) => e.distinct_id).sort()).toEqual(
+      ["user-0", "user-0", "user-1", "user-1", "user-2", "user-2", "user-3", "user-3", "user-4", "user-4"],
+    );
+    const status = await t.query(api.events.status, {});
+    expect(status).toMatchObject({ pending: 0, deadLettered: 0, oldestPendingAgeMs: null });
+    expect(status.lastDelivery).toMatchObject({ result: "delivered", events: 10, httpStatus: 200 });
+  });
+
+  test("batches hold at most batchSize events", async () => {
+    const t = initTestApp();
+    const options = { ...FAST_DELIVERY, batchSize: 40, flushDelayMs: 300 };
+    await t.mutation(api.events.captureMany, { event: "viewed", count: 100, distinctId: "u", options });
+    await waitFor("delivery", drained(t));
+    uuidsOnce(100);
+    expect(server.batches().map((b) => b.events.length)).toEqual([40, 40, 20]);
+  });
+
+  test("a mutation that captures and then throws leaves nothing queued and nothing sent", async () => {
+    const t = initTestApp();
+    await expect(
+      t.mutation(api.events.placeOrder, { item: "book", distinctId: "u1", fail: true, options: FAST_DELIVERY }),
+    ).rejects.toThrow(/payment declined/);
+    expect(await t.query(api.events.status, {})).toMatchObject({ pending: 0, deadLettered: 0 });
+    expect(await t.run((ctx) => ctx.db.query("orders").collect())).toEqual([]);
+
+    await t.mutation(api.events.placeOrder, { item: "pen", distinctId: "u1", fail: false, options: FAST_DELIVERY });
+    await waitFor("delivery", drained(t));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // room for a stray delivery to show up
+    expect(server.events().map((e) => e.properties.item)).toEqual(["pen"]);
+  });
+
+  test("a capture in an action is queued at once and delivered", async () => {
+    const t = initTestApp();
+    await t.action(api.events.captureFromAction, { event: "exported", distinctId: "u2", options: FAST_DELIVERY });
+    await waitFor("delivery", drained(t));
+    expect(server.events().map((e) => [e.event, e.distinct_id])).toEqual([["exported", "u2"]]);
+  });
+
+  test("flush delivers what is queued now", async () => {
+    const t = initTestApp();
+    const slow = { ...FAST_DELIVERY, flushDelayMs: 60_000 };
+    await t.mutation(api.events.captureMany, { event: "queued", count: 3, distinctId: "u", options: slow });
+    expect(await t.action(api.events.flush, { options: slow })).toEqual({ delivered: 3, retrying: 0, deadLettered: 0 });
+    uuidsOnce(3);
+    expect((await t.query(api.events.status, {})).pending).toBe(0);
+  });
+});
+
+describe("faults", () => {
+  test("1,000 events from 100 mutations survive 503s, 429s, resets, hangs and 413s and arrive exactly once", async () => {
+    const t = initTestApp();
+    // The server shares this process with the whole backend, so a timeout shorter than a
+    // busy moment would make the client give up on requests the server then accepts.
+    const options = { ...FAST_DELIVERY, requestTimeoutMs: 2_000 };
+    server.addFaults(
+      { path: "/batch/", status: 503, body: "unavailable", times: 4 },
+      { path: "/batch/", status: 429, headers: { "Retry-After": "1" }, times: 2 },
+      { path: "/batch/", reset: true, times: 3 },
+      { path: "/batch/", hangMs: 2_500, times: 2 },
+      { path: "/batch/", maxBodyBytes: 2_500 },
+    );
+    for (let i = 0; i < 100; i++) {
+      await t.mutation(api.events.captureMany, { event: "load", count: 10, distinctId: `user-${i}`, options });
+    }
+    await waitFor("all events delivered", drained(t), 60_000);
+
+    uuidsOnce(1000);
+    const outcomes = server.requests().map((r) => r.status);
+    for (const fault of [503, 429, "reset", "hang", 413]) expect(outcomes).toContain(fault);
+    const status = await t.query(api.events.status, {});
+    expect(status).toMatchObject({ pending: 0, deadLettered: 0 });
+    // every accepted request fit under the size limit: the 413s split batches, nothing was dropped
+    expect(Math.max(...server.batches().map((b) => b.bodyBytes))).toBeLessThanOrEqual(2_500);
+  }, 90_000);
+
+  test("Retry-After is honoured before the next attempt", async () => {
+    const t = initTestApp();
+    server.addFaults({ path: "/batch/", status: 429, headers: { "Retry-After": "1" }, times: 1 });
+    await t.mutation(api.events.captureMany, { event: "e", count: 1, distinctId: "u", options: FAST_DELIVERY });
+    await waitFor("delivery", drained(t));
+    const [refused, accepted] = server.requests();
+    expect(refused.status).toBe(429);
+    expect(accepted.status).toBe(200);
+    expect(accepted.receivedAt - refused.receivedAt).toBeGreaterThanOrEqual(950);
+  });
+
+  test("401 dead-letters the events with the error; re-sending after the key is fixed delivers them once", async () => {
+    const t = initTestApp();
+    vi.stubEnv("POSTHOG_API_KEY", "phc_wrong");
+    server.addFaults({ path: "/batch/", apiKey: "phc_wrong", status: 401, body: '{"detail":"invalid API key"}' });
+    await t.mutation(api.events.captureMany, { event: "signup", count: 3, distinctId: "u", options: FAST_DELIVERY });
+    const dead = await waitFor("dead letters", async () => {
+      const s = await t.query(api.events.status, {});
+      return s.deadLettered === 3 ? s : null;
+    });
+    expect(dead!).toMatchObject({ pending: 0, lastDelivery: { result: "dead_lettered", httpStatus: 401 } });
+    expect(dead!.lastDelivery?.error).toMatch(/401.*invalid API key/);
+    const letters = await t.query(api.events.deadLetters, {});
+    expect(letters).toHaveLength(3);
+    expect(letters[0]).toMatchObject({ event: "signup", attempts: 1 });
+    expect(letters[0].error).toMatch(/HTTP 401/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(server.requests()).toHaveLength(1); // a permanent rejection is not retried
+    expect(server.events()).toHaveLength(0);
+
+    vi.stubEnv("POSTHOG_API_KEY", "phc_fixed");
+    expect(await t.mutation(api.events.resendDeadLetters, { options: FAST_DELIVERY })).toBe(3);
+    await waitFor("re-delivery", drained(t));
+    const events = server.events("phc_fixed");
+    expect(events.map((e) => e.uuid).sort()).toEqual(letters.map((l) => l.uuid).sort());
+    expect(await t.query(api.events.status, {})).toMatchObject({ pending: 0, deadLettered: 0 });
+  });
+
+  test("a single event PostHog refuses as too large is dead-lettered, the rest of its batch delivered", async () => {
+    const t = initTestApp();
+    server.addFaults({ path: "/batch/", maxBodyBytes: 20_000 });
+    const huge = JSON.stringify({ blob: Array.from({ length: 4000 }, (_, i) => `${i}-${Math.random()}`).join() });
+    await t.mutation(api.events.captureMany, { event: "small", count: 3, distinctId: "u", options: FAST_DELIVERY });
+    await t.mutation(api.events.captureMany, { event: "huge", count: 1, distinctId: "u", propertiesJson: huge, options: FAST_DELIVERY });
+    await waitFor("delivery", drained(t));
+    expect(server.events().map((e) => e.event).sort()).toEqual(["small", "small", "small"]);
+    const letters = await t.query(api.events.deadLetters, {});
+    expect(letters.map((l) => l.event)).toEqual(["huge"]);
+    expect(letters[0].error).toMatch(/413/);
+  });
+});

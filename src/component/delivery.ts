@@ -1,0 +1,375 @@
+// Batch delivery from the outbox to PostHog's /batch/.
+//
+// Every way into a sender goes through a mutation that first takes a lease whose watchdog
+// (a scheduled mutation) restarts delivery when the lease runs out, so an action that
+// crashes or times out mid-batch only delays its events. See README.md for the design.
+import { v } from "convex/values";
+import type { Doc, Id } from "./_generated/dataModel.js";
+import { internal } from "./_generated/api.js";
+import {
+  action,
+  internalAction,
+  internalMutation,
+  type ActionCtx,
+  type MutationCtx,
+} from "./_generated/server.js";
+import { postBatch } from "../core/batchTransport.js";
+import {
+  deliverySettings,
+  vDeliveryOptions,
+  vFlushResult,
+  type DeliveryOptions,
+  type FlushResult,
+} from "./validators.js";
+
+/** How long a sender may hold events before a watchdog hands them to another sender. */
+const MIN_LEASE_MS = 5 * 60_000;
+/** Ample room for database calls between HTTP attempts. */
+const LEASE_MARGIN_MS = 30_000;
+/** Keep one request body well under PostHog's limits and the action's 64 MiB of memory. */
+const MAX_BATCH_BYTES = 5 * 1024 * 1024;
+/** Rows examined per claim: enough to fill a batch past events of other destinations. */
+const CLAIM_SCAN_LIMIT = 1000;
+/** Retry-After is honoured up to this long. */
+const MAX_RETRY_AFTER_MS = 60 * 60_000;
+
+type Scope = "due" | "all";
+const vScope = v.union(v.literal("due"), v.literal("all"));
+
+function leaseLength(options: DeliveryOptions | undefined): number {
+  const { requestTimeoutMs } = deliverySettings(options);
+  return Math.max(MIN_LEASE_MS, requestTimeoutMs * 8) + LEASE_MARGIN_MS;
+}
+
+/**
+ * Called by every enqueue: make sure a delivery runs at the end of the current flush slot.
+ * Reads one trigger row that is written once per slot, never updated.
+ */
+export async function scheduleDelivery(
+  ctx: MutationCtx,
+  now: number,
+  options: DeliveryOptions | undefined,
+): Promise<void> {
+  const { flushDelayMs } = deliverySettings(options);
+  const runAt = flushDelayMs > 0 ? (Math.floor(now / flushDelayMs) + 1) * flushDelayMs : now;
+  const trigger = await ctx.db
+    .query("deliveryTriggers")
+    .withIndex("by_runAt", (q) => q.eq("runAt", runAt))
+    .first();
+  if (trigger !== null) return;
+  await ctx.db.insert("deliveryTriggers", { runAt });
+  await ctx.scheduler.runAt(runAt, internal.delivery.kick, { options });
+}
+
+async function createLease(
+  ctx: MutationCtx,
+  now: number,
+  options: DeliveryOptions | undefined,
+): Promise<Id<"leases">> {
+  const expiresAt = now + leaseLength(options);
+  const watchdog: Id<"_scheduled_functions"> = await ctx.scheduler.runAt(expiresAt, internal.delivery.kick, { options });
+  return await ctx.db.insert("leases", { expiresAt, watchdog });
+}
+
+/** Start a sender if anything is due. Scheduled by triggers, retry wake-ups and watchdogs. */
+export const kick = internalMutation({
+  args: { options: v.optional(vDeliveryOptions) },
+  returns: v.null(),
+  handler: async (ctx, { options }): Promise<null> => {
+    const now = Date.now();
+    await forgetPast(ctx, now);
+    const due = await ctx.db
+      .query("events")
+      .withIndex("by_status_due", (q) => q.eq("status", "pending").lte("nextAttemptAt", now))
+      .first();
+    if (due === null) return null;
+    const leaseId = await createLease(ctx, now, options);
+    await ctx.scheduler.runAfter(0, internal.delivery.deliver, { leaseId, options });
+    return null;
+  },
+});
+
+/** Drop trigger rows of past slots and leases that ran out (their watchdog already fired). */
+async function forgetPast(ctx: MutationCtx, now: number) {
+  const triggers = await ctx.db
+    .query("deliveryTriggers")
+    .withIndex("by_runAt", (q) => q.lte("runAt", now))
+    .take(100);
+  for (const trigger of triggers) await ctx.db.delete(trigger._id);
+  const leases = await ctx.db
+    .query("leases")
+    .withIndex("by_expiresAt", (q) => q.lt("expiresAt", now))
+    .take(100);
+  for (const lease of leases) await ctx.db.delete(lease._id);
+}
+
+export const acquireLease = internalMutation({
+  args: { options: v.optional(vDeliveryOptions) },
+  returns: v.id("leases"),
+  handler: async (ctx, { options }): Promise<Id<"leases">> => await createLease(ctx, Date.now(), options),
+});
+
+export const deliver = internalAction({
+  args: { leaseId: v.id("leases"), options: v.optional(vDeliveryOptions) },
+  returns: vFlushResult,
+  handler: async (ctx, { leaseId, options }): Promise<FlushResult> =>
+    await sendUnderLease(ctx, leaseId, options, "due"),
+});
+
+/** Deliver everything queued now, including events waiting for a retry, and say how it went. */
+export const flush = action({
+  args: { options: v.optional(vDeliveryOptions) },
+  returns: vFlushResult,
+  handler: async (ctx, { options }): Promise<FlushResult> => {
+    const leaseId: Id<"leases"> = await ctx.runMutation(internal.delivery.acquireLease, { options });
+    return await sendUnderLease(ctx, leaseId, options, "all");
+  },
+});
+
+const vClaim = v.object({
+  host: v.string(),
+  apiKey: v.string(),
+  events: v.array(v.object({ id: v.id("events"), message: v.string() })),
+});
+type Claim = {
+  host: string;
+  apiKey: string;
+  events: Array<{ id: Id<"events">; message: string }>;
+};
+
+const vBatchResult = v.object({
+  ids: v.array(v.id("events")),
+  outcome: v.union(v.literal("delivered"), v.literal("retry"), v.literal("dead")),
+  httpStatus: v.optional(v.number()),
+  error: v.optional(v.string()),
+  retryAfterMs: v.optional(v.number()),
+});
+type BatchResult = {
+  ids: Id<"events">[];
+  outcome: "delivered" | "retry" | "dead";
+  httpStatus?: number;
+  error?: string;
+  retryAfterMs?: number;
+};
+
+async function sendUnderLease(
+  ctx: ActionCtx,
+  leaseId: Id<"leases">,
+  options: DeliveryOptions | undefined,
+  scope: Scope,
+): Promise<FlushResult> {
+  const settings = deliverySettings(options);
+  const startedAt = Date.now();
+  // Stop claiming while there is still time to finish a batch, even one split many times.
+  const stopClaimingAt = startedAt + leaseLength(options) - LEASE_MARGIN_MS - settings.requestTimeoutMs * 4;
+  const totals: FlushResult = { delivered: 0, retrying: 0, deadLettered: 0 };
+  let more = false;
+  for (;;) {
+    if (Date.now() > stopClaimingAt) {
+      more = true;
+      break;
+    }
+    const claim: Claim | null = await ctx.runMutation(internal.delivery.claimBatch, {
+      leaseId,
+      options,
+      scope,
+      runStartedAt: startedAt,
+    });
+    if (claim === null) break;
+    const results = await sendSplittingOnTooLarge(claim, claim.events, settings.requestTimeoutMs);
+    await ctx.runMutation(internal.delivery.completeBatch, { leaseId, options, results });
+    for (const result of results) {
+      if (result.outcome === "delivered") totals.delivered += result.ids.length;
+      else if (result.outcome === "retry") totals.retrying += result.ids.length;
+      else totals.deadLettered += result.ids.length;
+    }
+  }
+  await ctx.runMutation(internal.delivery.releaseLease, { leaseId, options, continueDelivery: more });
+  return totals;
+}
+
+/** Send a batch; on 413 send each half on its own, down to single events. */
+async function sendSplittingOnTooLarge(
+  destination: { host: string; apiKey: string },
+  events: Claim["events"],
+  timeoutMs: number,
+): Promise<BatchResult[]> {
+  const ids = events.map((e) => e.id);
+  const outcome = await postBatch({
+    host: destination.host,
+    apiKey: destination.apiKey,
+    messages: events.map((e) => e.message),
+    timeoutMs,
+  });
+  switch (outcome.kind) {
+    case "delivered":
+      return [{ ids, outcome: "delivered", httpStatus: outcome.httpStatus }];
+    case "retry":
+      return [{ ids, outcome: "retry", httpStatus: outcome.httpStatus, error: outcome.error, retryAfterMs: outcome.retryAfterMs }];
+    case "rejected":
+      return [{ ids, outcome: "dead", httpStatus: outcome.httpStatus, error: outcome.error }];
+    case "too_large": {
+      if (events.length === 1) {
+        const error = `${outcome.error} (PostHog refused this single event as too large)`;
+        return [{ ids, outcome: "dead", httpStatus: outcome.httpStatus, error }];
+      }
+      const middle = Math.ceil(events.length / 2);
+      const first = await sendSplittingOnTooLarge(destination, events.slice(0, middle), timeoutMs);
+      const second = await sendSplittingOnTooLarge(destination, events.slice(middle), timeoutMs);
+      return [...first, ...second];
+    }
+  }
+}
+
+/**
+ * Take the next batch for one destination under the lease: due events (or, for a flush,
+ * every pending event nobody holds), each at most once per sender run.
+ */
+export const claimBatch = internalMutation({
+  args: {
+    leaseId: v.id("leases"),
+    options: v.optional(vDeliveryOptions),
+    scope: vScope,
+    runStartedAt: v.number(),
+  },
+  returns: v.union(vClaim, v.null()),
+  handler: async (ctx, { leaseId, options, scope, runStartedAt }): Promise<Claim | null> => {
+    const now = Date.now();
+    const lease = await ctx.db.get(leaseId);
+    if (lease === null || lease.expiresAt <= now) return null; // a watchdog took over
+    const { batchSize } = deliverySettings(options);
+    const candidates = await ctx.db
+      .query("events")
+      .withIndex("by_status_due", (q) =>
+        scope === "due" ? q.eq("status", "pending").lte("nextAttemptAt", now) : q.eq("status", "pending"),
+      )
+      .take(CLAIM_SCAN_LIMIT);
+    const claimable = (e: Doc<"events">) =>
+      !(e.leaseId !== undefined && e.nextAttemptAt > now) && // held by a live sender
+      !(e.lastAttemptAt !== undefined && e.lastAttemptAt >= runStartedAt); // tried in this run
+    const first = candidates.find(claimable);
+    if (first === undefined) return null;
+    const batch: Doc<"events">[] = [];
+    let bytes = 0;
+    for (const e of candidates) {
+      if (batch.length >= batchSize) break;
+      if (e.host !== first.host || e.apiKey !== first.apiKey || !claimable(e)) continue;
+      if (batch.length > 0 && bytes + e.bytes > MAX_BATCH_BYTES) break;
+      batch.push(e);
+      bytes += e.bytes;
+    }
+    const events: Claim["events"] = [];
+    for (const e of batch) {
+      await ctx.db.patch(e._id, { leaseId, nextAttemptAt: lease.expiresAt, lastAttemptAt: now });
+      const body = await ctx.db.get(e.body);
+      events.push({ id: e._id, message: body!.message });
+    }
+    return { host: first.host, apiKey: first.apiKey, events };
+  },
+});
+
+/** Record what PostHog said: accepted events leave the outbox; the rest wait or are dead-lettered. */
+export const completeBatch = internalMutation({
+  args: { leaseId: v.id("leases"), options: v.optional(vDeliveryOptions), results: v.array(vBatchResult) },
+  returns: v.null(),
+  handler: async (ctx, { leaseId, options, results }): Promise<null> => {
+    const now = Date.now();
+    const settings = deliverySettings(options);
+    let earliestRetry: number | undefined;
+    for (const result of results) {
+      for (const id of result.ids) {
+        const event = await ctx.db.get(id);
+        if (event === null) continue;
+        if (result.outcome === "delivered") {
+          // Accepted is final, even if our lease lapsed and someone else holds it now.
+          await ctx.db.delete(event.body);
+          await ctx.db.delete(id);
+          continue;
+        }
+        if (event.leaseId !== leaseId || event.status !== "pending") continue; // no longer ours
+        const attempts = event.attempts + 1;
+        if (result.outcome === "dead") {
+          await ctx.db.patch(id, {
+            status: "dead",
+            attempts,
+            leaseId: undefined,
+            lastError: result.error,
+            deadLetteredAt: now,
+          });
+          continue;
+        }
+        const retryAt = now + retryDelay(attempts, result.retryAfterMs, settings);
+        earliestRetry = Math.min(earliestRetry ?? retryAt, retryAt);
+        await ctx.db.patch(id, { attempts, leaseId: undefined, lastError: result.error, nextAttemptAt: retryAt });
+      }
+    }
+    if (earliestRetry !== undefined) await wakeUpAt(ctx, earliestRetry, options);
+    await recordOutcome(ctx, now, results);
+    return null;
+  },
+});
+
+/** Exponential backoff with full jitter on the upper half; Retry-After is a floor. */
+function retryDelay(
+  attempts: number,
+  retryAfterMs: number | undefined,
+  settings: ReturnType<typeof deliverySettings>,
+): number {
+  const exponential = Math.min(settings.retryMaxDelayMs, settings.retryInitialDelayMs * 2 ** Math.min(attempts - 1, 30));
+  const jittered = exponential / 2 + Math.random() * (exponential / 2);
+  return Math.max(jittered, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+}
+
+async function deliveryState(ctx: MutationCtx) {
+  const state = await ctx.db.query("deliveryState").first();
+  if (state !== null) return state;
+  const id = await ctx.db.insert("deliveryState", {});
+  return (await ctx.db.get(id))!;
+}
+
+/** Keep exactly one retry wake-up scheduled, at the earliest time any retry is due. */
+async function wakeUpAt(ctx: MutationCtx, at: number, options: DeliveryOptions | undefined): Promise<void> {
+  const state = await deliveryState(ctx);
+  if (state.retryAt !== undefined && state.retryAt <= at && state.retryJob !== undefined) {
+    const job = await ctx.db.system.get(state.retryJob);
+    if (job?.state.kind === "pending") return;
+  }
+  if (state.retryJob !== undefined) {
+    const job = await ctx.db.system.get(state.retryJob);
+    if (job?.state.kind === "pending") await ctx.scheduler.cancel(state.retryJob);
+  }
+  const retryJob: Id<"_scheduled_functions"> = await ctx.scheduler.runAt(at, internal.delivery.kick, { options });
+  await ctx.db.patch(state._id, { retryAt: at, retryJob });
+}
+
+async function recordOutcome(ctx: MutationCtx, now: number, results: BatchResult[]) {
+  if (results.length === 0) return;
+  const worst =
+    results.find((r) => r.outcome === "dead") ?? results.find((r) => r.outcome === "retry") ?? results[0];
+  const state = await deliveryState(ctx);
+  const anyDelivered = results.some((r) => r.outcome === "delivered");
+  await ctx.db.patch(state._id, {
+    lastAttemptAt: now,
+    lastResult: worst.outcome === "dead" ? "dead_lettered" : worst.outcome === "retry" ? "retrying" : "delivered",
+    lastEvents: results.reduce((n, r) => n + r.ids.length, 0),
+    lastHttpStatus: worst.httpStatus,
+    lastError: worst.error,
+    ...(anyDelivered ? { lastSuccessAt: now } : {}),
+  });
+}
+
+/** End of a sender run: cancel the watchdog, and continue in a fresh run if work remains. */
+export const releaseLease = internalMutation({
+  args: { leaseId: v.id("leases"), options: v.optional(vDeliveryOptions), continueDelivery: v.boolean() },
+  returns: v.null(),
+  handler: async (ctx, { leaseId, options, continueDelivery }): Promise<null> => {
+    const lease = await ctx.db.get(leaseId);
+    if (lease !== null) {
+      const watchdog = await ctx.db.system.get(lease.watchdog);
+      if (watchdog?.state.kind === "pending") await ctx.scheduler.cancel(lease.watchdog);
+      await ctx.db.delete(leaseId);
+    }
+    if (continueDelivery) await ctx.scheduler.runAfter(0, internal.delivery.kick, { options });
+    return null;
+  },
+});

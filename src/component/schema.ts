@@ -1,0 +1,65 @@
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+
+export default defineSchema({
+  /**
+   * The outbox: one row per captured event, written in the capturing transaction and
+   * deleted only after PostHog accepted it. Rows stay small (the message is in
+   * `eventBodies`) so senders and `status` can scan many of them cheaply.
+   */
+  events: defineTable({
+    host: v.string(),
+    apiKey: v.string(),
+    uuid: v.string(),
+    event: v.string(),
+    body: v.id("eventBodies"),
+    bytes: v.number(),
+    status: v.union(v.literal("pending"), v.literal("dead")),
+    /** Pending: not to be sent before this time (capture time, lease end or retry time). */
+    nextAttemptAt: v.number(),
+    /** Set while a sender holds the event; a crashed sender's lease simply runs out. */
+    leaseId: v.optional(v.id("leases")),
+    attempts: v.number(),
+    /** When a sender last took it, so one sender run tries an event at most once. */
+    lastAttemptAt: v.optional(v.number()),
+    lastError: v.optional(v.string()),
+    deadLetteredAt: v.optional(v.number()),
+  })
+    .index("by_status", ["status"])
+    .index("by_status_due", ["status", "nextAttemptAt"]),
+
+  /**
+   * The encoded message of an outbox row, as JSON text: Convex rejects `$`-prefixed keys,
+   * which PostHog events are full of.
+   */
+  eventBodies: defineTable({
+    message: v.string(),
+  }),
+
+  /**
+   * One row per flush slot that has a delivery scheduled. A capture reads the row of its
+   * slot and only inserts one when it is missing; rows are never updated, so captures do
+   * not conflict with each other once the slot exists, nor with the sender.
+   */
+  deliveryTriggers: defineTable({
+    runAt: v.number(),
+  }).index("by_runAt", ["runAt"]),
+
+  /** A sender's claim on events, with the delivery scheduled to take over if it dies. */
+  leases: defineTable({
+    expiresAt: v.number(),
+    watchdog: v.id("_scheduled_functions"),
+  }).index("by_expiresAt", ["expiresAt"]),
+
+  /** Singleton written only by senders: the last outcome, and the pending retry wake-up. */
+  deliveryState: defineTable({
+    lastAttemptAt: v.optional(v.number()),
+    lastResult: v.optional(v.union(v.literal("delivered"), v.literal("retrying"), v.literal("dead_lettered"))),
+    lastEvents: v.optional(v.number()),
+    lastHttpStatus: v.optional(v.number()),
+    lastError: v.optional(v.string()),
+    lastSuccessAt: v.optional(v.number()),
+    retryAt: v.optional(v.number()),
+    retryJob: v.optional(v.id("_scheduled_functions")),
+  }),
+});

@@ -1,0 +1,91 @@
+import { v, type Infer } from "convex/values";
+
+/** Where a batch goes: PostHog host and project API key. Events are grouped by it. */
+export const vDestination = v.object({
+  host: v.string(),
+  apiKey: v.string(),
+});
+export type Destination = Infer<typeof vDestination>;
+
+/** Tuning of batch delivery; every field has a default (see DEFAULT_DELIVERY). */
+export const vDeliveryOptions = v.object({
+  /** Most events in one request to /batch/. */
+  batchSize: v.optional(v.number()),
+  /** Longest wait between a capture and the delivery that sends it. */
+  flushDelayMs: v.optional(v.number()),
+  /** Abort an HTTP attempt after this long. */
+  requestTimeoutMs: v.optional(v.number()),
+  /** First retry delay; doubles per attempt, with jitter. */
+  retryInitialDelayMs: v.optional(v.number()),
+  /** Cap of the retry delay. */
+  retryMaxDelayMs: v.optional(v.number()),
+});
+export type DeliveryOptions = Infer<typeof vDeliveryOptions>;
+
+export const DEFAULT_DELIVERY = {
+  batchSize: 100,
+  flushDelayMs: 1000,
+  requestTimeoutMs: 10_000,
+  retryInitialDelayMs: 1000,
+  retryMaxDelayMs: 5 * 60_000,
+} satisfies Required<DeliveryOptions>;
+
+export function deliverySettings(options: DeliveryOptions | undefined): Required<DeliveryOptions> {
+  const settings = { ...DEFAULT_DELIVERY };
+  for (const [name, value] of Object.entries(options ?? {})) {
+    if (value === undefined) continue;
+    if (!Number.isFinite(value) || value < 0) {
+      throw new Error(`PostHog delivery option ${name} must be a non-negative number, got ${value}`);
+    }
+    settings[name as keyof DeliveryOptions] = value;
+  }
+  settings.batchSize = Math.max(1, Math.floor(settings.batchSize));
+  return settings;
+}
+
+export const vDeliveryResult = v.union(
+  v.literal("delivered"),
+  v.literal("retrying"),
+  v.literal("dead_lettered"),
+);
+
+export const vStatus = v.object({
+  /** Events waiting to be delivered (counted up to STATUS_COUNT_LIMIT). */
+  pending: v.number(),
+  /** Age of the oldest waiting event, or null when nothing waits. */
+  oldestPendingAgeMs: v.union(v.number(), v.null()),
+  /** Events PostHog rejected permanently; kept until re-sent. */
+  deadLettered: v.number(),
+  /** True when a count reached STATUS_COUNT_LIMIT and is a lower bound. */
+  countsTruncated: v.boolean(),
+  lastDelivery: v.union(
+    v.null(),
+    v.object({
+      at: v.number(),
+      result: vDeliveryResult,
+      events: v.number(),
+      httpStatus: v.optional(v.number()),
+      error: v.optional(v.string()),
+    }),
+  ),
+  lastSuccessAt: v.union(v.number(), v.null()),
+});
+export type Status = Infer<typeof vStatus>;
+
+export const vDeadLetter = v.object({
+  id: v.string(),
+  uuid: v.string(),
+  event: v.string(),
+  host: v.string(),
+  attempts: v.number(),
+  error: v.string(),
+  deadLetteredAt: v.number(),
+});
+export type DeadLetter = Infer<typeof vDeadLetter>;
+
+export const vFlushResult = v.object({
+  delivered: v.number(),
+  retrying: v.number(),
+  deadLettered: v.number(),
+});
+export type FlushResult = Infer<typeof vFlushResult>;

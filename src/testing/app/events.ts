@@ -1,0 +1,59 @@
+// A minimal app used by the client's tests: each function builds its client from its
+// arguments so a test can choose delivery settings, and reads host and key from env.
+import { v } from "convex/values";
+import { PostHog, type PostHogOptions } from "../../client/index.js";
+import { components } from "./_generated/api.js";
+import { action, mutation, query } from "./_generated/server.js";
+
+/** Delivery settings chosen by the test (flush delay, timeouts, backoff). */
+const vOptions = v.optional(v.any());
+const client = (delivery?: PostHogOptions["delivery"]) => new PostHog(components.posthog, { delivery });
+
+/** Capture `count` events named `event`, with `properties` as JSON (to carry `$` keys). */
+export const captureMany = mutation({
+  args: { event: v.string(), count: v.number(), distinctId: v.string(), propertiesJson: v.optional(v.string()), options: vOptions },
+  handler: async (ctx, args) => {
+    const posthog = client(args.options);
+    const properties = args.propertiesJson ? JSON.parse(args.propertiesJson) : undefined;
+    for (let i = 0; i < args.count; i++) {
+      await posthog.capture(ctx, { distinctId: args.distinctId, event: args.event, properties: { ...properties, i } });
+    }
+  },
+});
+
+/** Place an order and capture it; `fail` throws after the capture, rolling both back. */
+export const placeOrder = mutation({
+  args: { item: v.string(), distinctId: v.string(), fail: v.boolean(), options: vOptions },
+  handler: async (ctx, args) => {
+    await ctx.db.insert("orders", { item: args.item });
+    await client(args.options).capture(ctx, { distinctId: args.distinctId, event: "order placed", properties: { item: args.item } });
+    if (args.fail) throw new Error("payment declined");
+  },
+});
+
+export const captureFromAction = action({
+  args: { event: v.string(), distinctId: v.string(), options: vOptions },
+  handler: async (ctx, args) => {
+    await client(args.options).capture(ctx, { distinctId: args.distinctId, event: args.event });
+  },
+});
+
+export const flush = action({
+  args: { options: vOptions },
+  handler: async (ctx, args) => await client(args.options).flush(ctx),
+});
+
+export const status = query({
+  args: {},
+  handler: async (ctx) => await client().status(ctx),
+});
+
+export const deadLetters = query({
+  args: {},
+  handler: async (ctx) => await client().listDeadLetters(ctx),
+});
+
+export const resendDeadLetters = mutation({
+  args: { options: vOptions },
+  handler: async (ctx, args) => await client(args.options).resendDeadLetters(ctx),
+});

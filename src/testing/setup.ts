@@ -1,0 +1,40 @@
+/// <reference types="vite/client" />
+// Shared test setup: a convex-test instance of the test app with the component registered,
+// and polling helpers that wait on real time (deliveries run on real timers).
+import { convexTest } from "convex-test";
+import { register } from "../test.js";
+import componentSchema from "../component/schema.js";
+import schema from "./app/schema.js";
+
+const appModules = import.meta.glob("./app/**/*.ts");
+const componentModules = import.meta.glob("../component/**/*.ts");
+
+export function initTestApp(options: { transactionLimits?: boolean } = {}) {
+  const t = convexTest({ schema, modules: appModules, transactionLimits: options.transactionLimits });
+  register(t);
+  return t;
+}
+
+/** The component alone, to call its internal functions and read its tables. */
+export function initComponent() {
+  return convexTest({ schema: componentSchema, modules: componentModules });
+}
+
+/** Poll `check` until it returns a truthy value, or fail with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Delivery settings that keep tests fast: short flush delay, timeouts and backoff. */
+export const FAST_DELIVERY = {
+  flushDelayMs: 50,
+  requestTimeoutMs: 500,
+  retryInitialDelayMs: 20,
+  retryMaxDelayMs: 200,
+};
