@@ -1,0 +1,12 @@
+import { PostHog } from "convex-posthog";
+import { components } from "./_generated/api.js";
+
+// apiKey, host and personalApiKey default to the POSTHOG_API_KEY, POSTHOG_HOST and
+// POSTHOG_PERSONAL_API_KEY environment variables, read whenever a method runs.
+export const posthog = new PostHog(components.posthog, {
+  // Calls without a distinctId use the signed-in user.
+  identify: async (ctx) => {
+    const identity = await (ctx as { auth?: { getUserIdentity(): Promise<{ subject: string } | null> } }).auth?.getUserIdentity();
+    return identity ? { distinctId: identity.subject } : null;
+  },
+});

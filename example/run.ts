@@ -1,0 +1,84 @@
+// `npm run example`: the example app end to end, with no PostHog account and no keys.
+// It starts the project's local PostHog-compatible server, runs the example's Convex
+// functions under convex-test (an in-memory Convex backend), and prints what "PostHog"
+// received.
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { convexTest } from "convex-test";
+import { startLocalPostHog } from "../src/local-server/server.js";
+import componentSchema from "../src/component/schema.js";
+import schema from "./convex/schema.js";
+import { api } from "./convex/_generated/api.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const convexDir = path.join(here, "convex");
+const componentDir = path.join(here, "..", "src", "component");
+
+/** What `import.meta.glob("./**\/*.ts")` gives inside vitest, built by hand for plain Node. */
+function modulesOf(dir: string, prefix: string): Record<string, () => Promise<unknown>> {
+  const modules: Record<string, () => Promise<unknown>> = {};
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !/^[^.]+\.ts$/.test(entry.name)) continue; // no tests, no .d.ts
+    const file = path.join(entry.parentPath, entry.name);
+    const key = `${prefix}/${path.relative(dir, file).split(path.sep).join("/")}`;
+    modules[key] = () => import(pathToFileURL(file).href);
+  }
+  return modules;
+}
+
+async function main() {
+  const server = await startLocalPostHog();
+  process.env.POSTHOG_API_KEY = "phc_example_project";
+  process.env.POSTHOG_HOST = server.url;
+  console.log(`Local PostHog-compatible server at ${server.url}\n`);
+
+  const t = convexTest({ schema, modules: modulesOf(convexDir, "./convex") });
+  // What `import posthogTest from "convex-posthog/test"; posthogTest.register(t)` does in vitest.
+  t.registerComponent("posthog", componentSchema, modulesOf(componentDir, "./component"));
+
+  console.log("1. signUp: identify, alias and groupIdentify in one mutation");
+  await t.mutation(api.orders.signUp, {
+    anonymousId: "anon-7f3a",
+    customerId: "customer-42",
+    email: "ada@example.com",
+    company: "acme",
+  });
+  console.log("2. placeOrder x3: each order and its event commit together");
+  for (const item of ["keyboard", "mouse", "monitor"]) {
+    await t.mutation(api.orders.placeOrder, { customerId: "customer-42", item, amount: 25, company: "acme" });
+  }
+  console.log("3. placeOrder with a bad amount: the mutation throws, so its event is never queued");
+  await t.mutation(api.orders.placeOrder, { customerId: "customer-42", item: "nothing", amount: -1 }).catch((e: Error) => {
+    console.log(`   (rejected: ${e.message.split("\n")[0]})`);
+  });
+  console.log("4. chargeCard (an action): captureException");
+  await t.action(api.orders.chargeCard, { customerId: "customer-42", amount: 99 });
+
+  console.log("\nQueued:", await t.query(api.orders.analyticsStatus, {}));
+  console.log("Waiting for the scheduled delivery (within about a second)...\n");
+  const deadline = Date.now() + 15_000;
+  while ((await t.query(api.orders.analyticsStatus, {})).pending > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await t.finishInProgressScheduledFunctions();
+
+  const batches = server.batches();
+  const events = server.events();
+  console.log(`PostHog received ${events.length} events in ${batches.length} request(s) to /batch/ (gzip: ${batches.every((b) => b.gzip)}):`);
+  for (const e of events) {
+    const props = Object.fromEntries(Object.entries(e.properties).filter(([k]) => !["$lib", "$lib_version", "$is_server", "$geoip_disable"].includes(k)));
+    console.log(`  ${e.event.padEnd(16)} ${e.distinct_id.padEnd(14)} ${e.uuid}  ${JSON.stringify(props).slice(0, 110)}`);
+  }
+  const status = await t.query(api.orders.analyticsStatus, {});
+  console.log("\nStatus after delivery:", status);
+  await server.close();
+  const ok = events.length === 7 && status.pending === 0;
+  console.log(ok ? "\nExample finished: every event arrived exactly once." : "\nExample FAILED: unexpected result.");
+  process.exit(ok ? 0 : 1);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
