@@ -57,3 +57,20 @@ export const resendDeadLetters = mutation({
   args: { options: vOptions },
   handler: async (ctx, args) => await client(args.options).resendDeadLetters(ctx),
 });
+
+/** Make wire scenario `index` through the client and deliver it at once (wire fidelity test). */
+export const sendWireScenario = action({
+  args: { index: v.number() },
+  handler: async (ctx, { index }) => {
+    const { wireScenarios } = await import("../wireScenarios.js");
+    const { method, args } = wireScenarios[index]!.ours;
+    const posthog = client();
+    // Each branch names its method so the argument types line up.
+    if (method === "capture") await posthog.capture(ctx, args);
+    else if (method === "identify") await posthog.identify(ctx, args);
+    else if (method === "alias") await posthog.alias(ctx, args);
+    else if (method === "groupIdentify") await posthog.groupIdentify(ctx, args);
+    else await posthog.captureException(ctx, args);
+    return await posthog.flush(ctx);
+  },
+});

@@ -9,6 +9,7 @@
  */
 
 import type * as events from "../events.js";
+import type * as hooks from "../hooks.js";
 
 import type {
   ApiFromModules,
@@ -19,6 +20,7 @@ import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
   events: typeof events;
+  hooks: typeof hooks;
 }> = anyApi as any;
 
 /**

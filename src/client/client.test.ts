@@ -1,0 +1,108 @@
+// The client: keys and host resolution, bad input, hooks, identify callback.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
+import { startLocalPostHog, type LocalPostHog } from "../local-server/server.js";
+import { api } from "../testing/app/_generated/api.js";
+import { initTestApp } from "../testing/setup.js";
+
+let server: LocalPostHog;
+beforeAll(async () => {
+  server = await startLocalPostHog();
+});
+afterAll(async () => await server.close());
+beforeEach(() => {
+  vi.stubEnv("POSTHOG_API_KEY", "phc_client");
+  vi.stubEnv("POSTHOG_HOST", server.url);
+});
+afterEach(() => {
+  server.reset();
+  vi.unstubAllEnvs();
+});
+
+type T = ReturnType<typeof initTestApp>;
+async function flushAndReceive(t: T) {
+  await t.action(api.events.flush, {});
+  return server.events();
+}
+
+describe("configuration", () => {
+  test("keys and host come from the environment when a method runs, trimmed", async () => {
+    const t = initTestApp();
+    vi.stubEnv("POSTHOG_API_KEY", "  phc_trimmed \n");
+    vi.stubEnv("POSTHOG_HOST", ` ${server.url}/// `);
+    await t.mutation(api.events.captureMany, { event: "e", count: 1, distinctId: "u" });
+    const [event] = await flushAndReceive(t);
+    expect(event).toMatchObject({ apiKey: "phc_trimmed", event: "e" });
+  });
+
+  test("a missing API key is a clear error and queues nothing", async () => {
+    const t = initTestApp();
+    vi.stubEnv("POSTHOG_API_KEY", "");
+    await expect(t.mutation(api.events.captureMany, { event: "e", count: 1, distinctId: "u" })).rejects.toThrow(
+      /apiKey: no PostHog project API key.*POSTHOG_API_KEY/,
+    );
+    expect((await t.query(api.events.status, {})).pending).toBe(0);
+  });
+});
+
+describe("bad input", () => {
+  test.each([
+    ["an empty distinctId", { event: "e", count: 1, distinctId: "" }, /distinctId/],
+    ["an empty event name", { event: "", count: 1, distinctId: "u" }, /event/],
+  ])("%s is rejected by the call, naming the field", async (_what, args, message) => {
+    const t = initTestApp();
+    await expect(t.mutation(api.events.captureMany, args)).rejects.toThrow(message);
+  });
+
+  test.each([
+    ["function", /properties\.nested\.\$deep\.value.*function/i],
+    ["symbol", /properties\.nested\.\$deep\.value.*symbol/i],
+    ["bigint", /properties\.nested\.\$deep\.value.*BigInt/i],
+    ["cyclic", /properties\.nested\.\$deep\.value\.self.*cycl/i],
+    ["huge", /bytes once encoded.*Convex document/],
+  ])("a %s value is rejected with a clear error and the queue is untouched", async (kind, message) => {
+    const t = initTestApp();
+    await t.mutation(api.events.captureMany, { event: "before", count: 2, distinctId: "u" });
+    await expect(t.mutation(api.hooks.captureOdd, { kind })).rejects.toThrow(message);
+    const events = await flushAndReceive(t);
+    expect(events.map((e) => e.event)).toEqual(["before", "before"]);
+    expect(await t.query(api.events.status, {})).toMatchObject({ pending: 0, deadLettered: 0 });
+  });
+
+  test("Date values become ISO strings, and $ keys at any depth survive", async () => {
+    const t = initTestApp();
+    await t.mutation(api.hooks.captureOdd, { kind: "date" });
+    const [event] = await flushAndReceive(t);
+    expect(event.properties.nested).toEqual({ $deep: { value: "2024-05-06T07:08:09.123Z" } });
+  });
+});
+
+describe("hooks", () => {
+  test("beforeSend hooks run in order, may change the event, and null drops it", async () => {
+    const t = initTestApp();
+    await t.mutation(api.hooks.capture, { event: "visible", distinctId: "u1" });
+    await t.mutation(api.hooks.capture, { event: "secret", distinctId: "u1" });
+    const events = await flushAndReceive(t);
+    expect(events.map((e) => e.event)).toEqual(["visible"]);
+    expect(events[0].properties).toMatchObject({ $set: { hooked: true }, seenUuid: events[0].uuid });
+  });
+
+  test("a throwing beforeSend drops the event without failing the caller", async () => {
+    const t = initTestApp();
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    await t.mutation(api.hooks.capture, { event: "explode", distinctId: "u1" });
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('beforeSend threw for event "explode"'), expect.any(Error));
+    expect(await flushAndReceive(t)).toEqual([]);
+    warn.mockRestore();
+  });
+
+  test("identify supplies the distinctId only when the call gives none", async () => {
+    const t = initTestApp();
+    await t.mutation(api.hooks.capture, { event: "implicit" });
+    await t.mutation(api.hooks.capture, { event: "explicit", distinctId: "admin-acting-for-user" });
+    const events = await flushAndReceive(t);
+    expect(events.map((e) => [e.event, e.distinct_id])).toEqual([
+      ["implicit", "from-identify"],
+      ["explicit", "admin-acting-for-user"],
+    ]);
+  });
+});
