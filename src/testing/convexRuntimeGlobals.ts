@@ -8,10 +8,14 @@
 const convexModule = /[/\\]src[/\\](client|component|core)[/\\](?!.*\.test\.)[^:]*:\d+/;
 const missingInConvex = ["Buffer", "CompressionStream", "DecompressionStream", "setImmediate", "clearImmediate"];
 
+/** Whether a stack frame line belongs to code that runs inside Convex. */
+export function guardSees(frame: string): boolean {
+  return convexModule.test(frame);
+}
+
 function calledFromConvexCode(): boolean {
   // Frame 0 is "Error", frame 1 this function, frame 2 the getter, frame 3 the accessor.
-  const accessor = new Error().stack?.split("\n")[3] ?? "";
-  return convexModule.test(accessor);
+  return guardSees(new Error().stack?.split("\n")[3] ?? "");
 }
 
 for (const name of missingInConvex) {
