@@ -77,7 +77,7 @@ export interface AliasArgs extends EventIdentity {
 }
 export interface GroupIdentifyArgs extends EventIdentity {
   groupType: string;
-  groupKey: string;
+  groupKey: string | number;
   properties?: Properties;
   distinctId?: string;
 }
