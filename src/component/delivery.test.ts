@@ -121,6 +121,20 @@ describe("faults", () => {
     expect(Math.max(...server.batches().map((b) => b.bodyBytes))).toBeLessThanOrEqual(2_500);
   }, 90_000);
 
+  test("events waiting for a later retry are not stranded when an earlier wake-up fires", async () => {
+    const t = initTestApp();
+    const soon = { ...FAST_DELIVERY, retryInitialDelayMs: 600, retryMaxDelayMs: 600 }; // retry in 0.3-0.6 s
+    const later = { ...FAST_DELIVERY, retryInitialDelayMs: 3000, retryMaxDelayMs: 3000 }; // retry in 1.5-3 s
+    server.addFaults({ path: "/batch/", status: 503, times: 2 });
+    await t.mutation(api.events.captureMany, { event: "first", count: 1, distinctId: "u", options: soon });
+    await waitFor("first failure", () => server.requests().length === 1);
+    await t.mutation(api.events.captureMany, { event: "second", count: 1, distinctId: "u", options: later });
+    await waitFor("second failure", () => server.requests().length === 2);
+    // The first retry's wake-up fires first and finds only "first" due.
+    await waitFor("both delivered", drained(t), 10_000);
+    expect(server.events().map((e) => e.event).sort()).toEqual(["first", "second"]);
+  }, 15_000);
+
   test("Retry-After is honoured before the next attempt", async () => {
     const t = initTestApp();
     server.addFaults({ path: "/batch/", status: 429, headers: { "Retry-After": "1" }, times: 1 });

@@ -82,9 +82,16 @@ export const kick = internalMutation({
       .query("events")
       .withIndex("by_status_due", (q) => q.eq("status", "pending").lte("nextAttemptAt", now))
       .first();
-    if (due === null) return null;
-    const leaseId = await createLease(ctx, now, options);
-    await ctx.scheduler.runAfter(0, internal.delivery.deliver, { leaseId, options });
+    if (due !== null) {
+      const leaseId = await createLease(ctx, now, options);
+      await ctx.scheduler.runAfter(0, internal.delivery.deliver, { leaseId, options });
+    }
+    // Events waiting for a retry need a wake-up; the one that fired may have been theirs.
+    const next = await ctx.db
+      .query("events")
+      .withIndex("by_status_due", (q) => q.eq("status", "pending").gt("nextAttemptAt", now))
+      .first();
+    if (next !== null) await wakeUpAt(ctx, next.nextAttemptAt, options);
     return null;
   },
 });
