@@ -15,9 +15,59 @@ import {
   type PostHogMessage,
 } from "../core/messages.js";
 import { LIB_NAME, LIB_VERSION } from "../core/version.js";
+import { encodeJson } from "../core/json.js";
+import type { FlagResult, FlagValue } from "../core/flags/index.js";
+import type { Evaluation } from "../component/flags.js";
+import type { RefreshResult } from "../component/validators.js";
 
 export { PostHogInputError };
-export type { DeadLetter, DeliveryOptions, FlushResult, Status, PostHogMessage };
+export type { DeadLetter, DeliveryOptions, FlushResult, Status, PostHogMessage, FlagValue, RefreshResult };
+
+/** Any JSON value: what a flag payload can be. */
+export type JsonType = string | number | boolean | null | JsonType[] | { [key: string]: JsonType };
+
+/** Why a flag has the value it has, or why it has none. */
+export type FlagReason =
+  | "evaluated_locally"
+  /** No definitions stored yet: refreshFlagDefinitions has not succeeded. */
+  | "definitions_not_loaded"
+  /** PostHog answered 402 to the last refresh: no flag is evaluated locally. */
+  | "quota_limited"
+  | "unknown_flag"
+  | "experience_continuity"
+  | "missing_context"
+  | "unsupported_definition"
+  | "unresolved_dependency";
+
+export interface FeatureFlagResult {
+  key: string;
+  /** The flag's value; undefined when it could not be decided locally (see reason). */
+  value: FlagValue | undefined;
+  enabled: boolean | undefined;
+  /** The variant key for a multivariate flag, null for a boolean one. */
+  variant: string | null | undefined;
+  /** Parsed payload for the value; null when the flag has none for it. */
+  payload: JsonType | null | undefined;
+  reason: FlagReason;
+  /** PostHog's id of the flag, when its definition is known. */
+  flagId?: number;
+}
+
+export interface FlagContext {
+  distinctId?: string;
+  groups?: Record<string, string>;
+  /** Person properties to match on; `$` keys (e.g. `$device_id`) included. */
+  personProperties?: Record<string, unknown>;
+  /** Group type name to that group's properties. */
+  groupProperties?: Record<string, Record<string, unknown>>;
+}
+export interface FlagArgs extends FlagContext {
+  key: string;
+}
+export interface AllFlagsArgs extends FlagContext {
+  /** Only these flags. */
+  flagKeys?: string[];
+}
 
 export const DEFAULT_HOST = "https://us.i.posthog.com";
 
@@ -127,7 +177,7 @@ export class PostHog {
 
   /** Queue health: pending count and age, dead letters, last delivery outcome. */
   async status(ctx: RunQueryCtx): Promise<Status> {
-    return await ctx.runQuery(this.component.events.status, {});
+    return await ctx.runQuery(this.component.status.get, {});
   }
 
   /** Events PostHog rejected permanently (bad key, malformed...), with the error. */
@@ -142,6 +192,91 @@ export class PostHog {
       destination: this.destination(),
       ...this.deliveryArgs(),
     });
+  }
+
+  // --- local feature flags (queries, mutations and actions) ---
+
+  /** The flag's value (true/false or a variant key), or undefined if it cannot be decided locally. */
+  async getFeatureFlag(ctx: RunQueryCtx, args: FlagArgs): Promise<FlagValue | undefined> {
+    return (await this.getFeatureFlagResult(ctx, args)).value;
+  }
+
+  async isFeatureEnabled(ctx: RunQueryCtx, args: FlagArgs): Promise<boolean | undefined> {
+    return (await this.getFeatureFlagResult(ctx, args)).enabled;
+  }
+
+  /**
+   * The payload for the flag's value: null when there is none, undefined when the flag
+   * cannot be decided. With `matchValue`, the payload for that value without evaluating.
+   */
+  async getFeatureFlagPayload(
+    ctx: RunQueryCtx,
+    args: FlagArgs & { matchValue?: FlagValue },
+  ): Promise<JsonType | null | undefined> {
+    if (args.matchValue !== undefined) {
+      const answer = JSON.parse(
+        await ctx.runQuery(this.component.flags.payloadFor, { key: args.key, matchValue: args.matchValue }),
+      ) as { state: string; found?: boolean; payload?: JsonType | null };
+      return answer.state === "loaded" && answer.found ? (answer.payload ?? null) : undefined;
+    }
+    return (await this.getFeatureFlagResult(ctx, args)).payload;
+  }
+
+  /** Value, payload and the reason: why it has that value, or why it has none. */
+  async getFeatureFlagResult(ctx: RunQueryCtx, args: FlagArgs): Promise<FeatureFlagResult> {
+    const [result] = await this.evaluateLocally(ctx, args, [args.key]);
+    return result!;
+  }
+
+  /** Every flag decidable locally (undecidable ones are left out), as { key: value }. */
+  async getAllFlags(ctx: RunQueryCtx, args: AllFlagsArgs = {}): Promise<Record<string, FlagValue>> {
+    return (await this.getAllFlagsAndPayloads(ctx, args)).featureFlags;
+  }
+
+  /** Values and payloads of every flag decidable locally; payloads only where truthy, as posthog-node. */
+  async getAllFlagsAndPayloads(
+    ctx: RunQueryCtx,
+    args: AllFlagsArgs = {},
+  ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
+    const featureFlags: Record<string, FlagValue> = {};
+    const featureFlagPayloads: Record<string, JsonType> = {};
+    const distinctId = await this.findDistinctId(ctx, args.distinctId);
+    if (distinctId === undefined) return { featureFlags, featureFlagPayloads }; // as posthog-node
+    for (const result of await this.evaluateLocally(ctx, { ...args, distinctId }, args.flagKeys)) {
+      if (result.value === undefined) continue;
+      featureFlags[result.key] = result.value;
+      if (result.payload) featureFlagPayloads[result.key] = result.payload;
+    }
+    return { featureFlags, featureFlagPayloads };
+  }
+
+  /**
+   * Fetch flag definitions from PostHog into the component (action). Call it from your
+   * own cron; PostHog bills each poll as 10 flag requests. Needs the personal API key.
+   */
+  async refreshFlagDefinitions(ctx: RunActionCtx, args: { timeoutMs?: number } = {}): Promise<RefreshResult> {
+    const personalApiKey = this.personalApiKey();
+    if (personalApiKey === undefined) {
+      throw new PostHogInputError(
+        "personalApiKey",
+        "local flag evaluation needs a personal API key: pass personalApiKey to new PostHog(...) or set POSTHOG_PERSONAL_API_KEY",
+      );
+    }
+    return await ctx.runAction(this.component.definitions.refresh, { ...this.destination(), personalApiKey, ...args });
+  }
+
+  private async evaluateLocally(ctx: RunQueryCtx, args: FlagContext, keys: string[] | undefined): Promise<FeatureFlagResult[]> {
+    const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
+    const context = encodeJson(
+      { distinctId, groups: args.groups, personProperties: args.personProperties, groupProperties: args.groupProperties },
+      "",
+    );
+    const evaluation = JSON.parse(await ctx.runQuery(this.component.flags.evaluate, { context, keys })) as Evaluation;
+    if (evaluation.state !== "loaded") {
+      const reason = evaluation.state === "not_loaded" ? "definitions_not_loaded" : "quota_limited";
+      return (keys ?? []).map((key) => unresolvedResult(key, reason));
+    }
+    return evaluation.results.map(toFeatureFlagResult);
   }
 
   // --- internals ---
@@ -232,4 +367,21 @@ export class PostHog {
 
 function readEnv(name: string): string | undefined {
   return typeof process === "undefined" ? undefined : process.env[name];
+}
+
+function unresolvedResult(key: string, reason: FlagReason, flagId?: number): FeatureFlagResult {
+  return { key, value: undefined, enabled: undefined, variant: undefined, payload: undefined, reason, ...(flagId !== undefined ? { flagId } : {}) };
+}
+
+function toFeatureFlagResult(result: FlagResult): FeatureFlagResult {
+  if (!result.resolved) return unresolvedResult(result.key, result.reason, result.flagId);
+  return {
+    key: result.key,
+    value: result.value,
+    enabled: result.value !== false,
+    variant: typeof result.value === "string" ? result.value : null,
+    payload: (result.payload ?? null) as JsonType | null,
+    reason: "evaluated_locally",
+    ...(result.flagId !== undefined ? { flagId: result.flagId } : {}),
+  };
 }

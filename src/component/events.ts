@@ -6,9 +6,7 @@ import {
   vDeadLetter,
   vDeliveryOptions,
   vDestination,
-  vStatus,
   type DeadLetter,
-  type Status,
 } from "./validators.js";
 
 /**
@@ -16,8 +14,6 @@ import {
  * row (keys, uuid, bookkeeping) needs a little room.
  */
 export const MAX_MESSAGE_BYTES = 1024 * 1024 - 8 * 1024;
-/** Status counts stop here so the query stays far below Convex's read limits. */
-export const STATUS_COUNT_LIMIT = 10_000;
 
 const utf8 = new TextEncoder();
 
@@ -75,40 +71,6 @@ function parseMessage(message: string): { uuid: string; event: string } {
   }
   return { uuid: m!.uuid as string, event: m!.event as string };
 }
-
-export const status = query({
-  args: {},
-  returns: vStatus,
-  handler: async (ctx): Promise<Status> => {
-    const pending = await ctx.db
-      .query("events")
-      .withIndex("by_status", (q) => q.eq("status", "pending"))
-      .take(STATUS_COUNT_LIMIT);
-    const dead = await ctx.db
-      .query("events")
-      .withIndex("by_status", (q) => q.eq("status", "dead"))
-      .take(STATUS_COUNT_LIMIT);
-    const state = await ctx.db.query("deliveryState").first();
-    return {
-      pending: pending.length,
-      // by_status orders by creation time, so the first pending row is the oldest.
-      oldestPendingAgeMs: pending.length > 0 ? Math.max(0, Date.now() - pending[0]._creationTime) : null,
-      deadLettered: dead.length,
-      countsTruncated: pending.length === STATUS_COUNT_LIMIT || dead.length === STATUS_COUNT_LIMIT,
-      lastDelivery:
-        state?.lastAttemptAt !== undefined && state.lastResult !== undefined
-          ? {
-              at: state.lastAttemptAt,
-              result: state.lastResult,
-              events: state.lastEvents ?? 0,
-              ...(state.lastHttpStatus !== undefined ? { httpStatus: state.lastHttpStatus } : {}),
-              ...(state.lastError !== undefined ? { error: state.lastError } : {}),
-            }
-          : null,
-      lastSuccessAt: state?.lastSuccessAt ?? null,
-    };
-  },
-});
 
 export const listDeadLetters = query({
   args: { limit: v.optional(v.number()) },

@@ -47,12 +47,12 @@ test("events held by a sender that died are sent again by the watchdog when its 
   await waitFor("re-delivery", () => server.events("phc_lease").length === 4);
   await t.finishInProgressScheduledFunctions();
   expect(new Set(server.events("phc_lease").map((e) => e.uuid)).size).toBe(4);
-  expect(await t.query(api.events.status, {})).toMatchObject({ pending: 0 });
+  expect(await t.query(api.status.get, {})).toMatchObject({ pending: 0 });
 
   // The dead sender finally reports: its lease is gone, so it changes nothing.
   const ids = claim!.events.map((e) => e.id);
   await t.mutation(internal.delivery.completeBatch, { leaseId, options, results: [{ ids, outcome: "retry", error: "late" }] });
-  expect(await t.query(api.events.status, {})).toMatchObject({ pending: 0, deadLettered: 0 });
+  expect(await t.query(api.status.get, {})).toMatchObject({ pending: 0, deadLettered: 0 });
 });
 
 test("a capture writes only rows it creates, and reads no row a sender rewrites", async () => {

@@ -62,4 +62,56 @@ export default defineSchema({
     retryAt: v.optional(v.number()),
     retryJob: v.optional(v.id("_scheduled_functions")),
   }),
+
+  /**
+   * Feature flag definitions, one row per flag, as posthog-node receives them from
+   * /flags/definitions (JSON text: conditions are full of `$` property names). Evaluating a
+   * flag reads its row and what it depends on, so a query re-runs only when those change.
+   */
+  flagDefinitions: defineTable({
+    key: v.string(),
+    definition: v.string(),
+  }).index("by_key", ["key"]),
+
+  /** Cohort definitions (PropertyGroup JSON), one row per cohort id. */
+  cohortDefinitions: defineTable({
+    cohortId: v.string(),
+    definition: v.string(),
+  }).index("by_cohortId", ["cohortId"]),
+
+  /**
+   * A content hash per stored definition, for refreshes to find what changed without
+   * reading the definitions themselves. Evaluation never reads these.
+   */
+  definitionHashes: defineTable({
+    kind: v.union(v.literal("flag"), v.literal("cohort")),
+    name: v.string(),
+    hash: v.string(),
+  }).index("by_kind_name", ["kind", "name"]),
+
+  /**
+   * Singleton read by every evaluation: what applies to all flags. Rewritten only when its
+   * content changes, so refreshes that change other flags re-run no query through it.
+   */
+  definitionsMeta: defineTable({
+    /** JSON of group_type_mapping: { "0": "company", ... }. */
+    groupTypeMapping: v.string(),
+    propertyMatchingVersion: v.optional(v.number()),
+    minimalFlagCalledEvents: v.optional(v.boolean()),
+    /** False after a 402 (quota): like posthog-node, no flag is evaluated locally then. */
+    available: v.boolean(),
+  }),
+
+  /** Singleton written by every refresh and read by `status` and refreshes, never by evaluation. */
+  refreshState: defineTable({
+    etag: v.optional(v.string()),
+    lastRefreshAt: v.optional(v.number()),
+    lastResult: v.optional(v.string()),
+    lastHttpStatus: v.optional(v.number()),
+    lastError: v.optional(v.string()),
+    /** Last time PostHog confirmed our definitions (200 applied or 304). */
+    lastConfirmedAt: v.optional(v.number()),
+    flagCount: v.optional(v.number()),
+    cohortCount: v.optional(v.number()),
+  }),
 });

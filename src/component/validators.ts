@@ -69,6 +69,22 @@ export const vStatus = v.object({
     }),
   ),
   lastSuccessAt: v.union(v.number(), v.null()),
+  /** Local-evaluation definitions. */
+  flags: v.object({
+    /** Since PostHog last confirmed our definitions (a 200 applied or a 304); null if never. */
+    definitionsAgeMs: v.union(v.number(), v.null()),
+    flagCount: v.number(),
+    cohortCount: v.number(),
+    lastRefresh: v.union(
+      v.null(),
+      v.object({
+        at: v.number(),
+        result: v.string(),
+        httpStatus: v.optional(v.number()),
+        error: v.optional(v.string()),
+      }),
+    ),
+  }),
 });
 export type Status = Infer<typeof vStatus>;
 
@@ -89,3 +105,18 @@ export const vFlushResult = v.object({
   deadLettered: v.number(),
 });
 export type FlushResult = Infer<typeof vFlushResult>;
+
+export const vRefreshResult = v.object({
+  /**
+   * updated | applied_with_errors | not_modified | quota_limited | unauthorized | forbidden |
+   * rate_limited | server_error | http_error | timeout | network_error | invalid_response
+   */
+  result: v.string(),
+  httpStatus: v.optional(v.number()),
+  error: v.optional(v.string()),
+  flagsChanged: v.optional(v.number()),
+  flagsRemoved: v.optional(v.number()),
+  cohortsChanged: v.optional(v.number()),
+  cohortsRemoved: v.optional(v.number()),
+});
+export type RefreshResult = Infer<typeof vRefreshResult>;

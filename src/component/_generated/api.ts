@@ -8,8 +8,11 @@
  * @module
  */
 
+import type * as definitions from "../definitions.js";
 import type * as delivery from "../delivery.js";
 import type * as events from "../events.js";
+import type * as flags from "../flags.js";
+import type * as status from "../status.js";
 import type * as validators from "../validators.js";
 
 import type {
@@ -20,8 +23,11 @@ import type {
 import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
+  definitions: typeof definitions;
   delivery: typeof delivery;
   events: typeof events;
+  flags: typeof flags;
+  status: typeof status;
   validators: typeof validators;
 }> = anyApi as any;
 

@@ -23,6 +23,28 @@ import type { FunctionReference } from "convex/server";
  */
 export type ComponentApi<Name extends string | undefined = string | undefined> =
   {
+    definitions: {
+      refresh: FunctionReference<
+        "action",
+        "internal",
+        {
+          apiKey: string;
+          host: string;
+          personalApiKey: string;
+          timeoutMs?: number;
+        },
+        {
+          cohortsChanged?: number;
+          cohortsRemoved?: number;
+          error?: string;
+          flagsChanged?: number;
+          flagsRemoved?: number;
+          httpStatus?: number;
+          result: string;
+        },
+        Name
+      >;
+    };
     delivery: {
       flush: FunctionReference<
         "action",
@@ -90,13 +112,42 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         number,
         Name
       >;
-      status: FunctionReference<
+    };
+    flags: {
+      evaluate: FunctionReference<
+        "query",
+        "internal",
+        { context: string; keys?: Array<string> },
+        string,
+        Name
+      >;
+      payloadFor: FunctionReference<
+        "query",
+        "internal",
+        { key: string; matchValue: boolean | string },
+        string,
+        Name
+      >;
+    };
+    status: {
+      get: FunctionReference<
         "query",
         "internal",
         {},
         {
           countsTruncated: boolean;
           deadLettered: number;
+          flags: {
+            cohortCount: number;
+            definitionsAgeMs: number | null;
+            flagCount: number;
+            lastRefresh: null | {
+              at: number;
+              error?: string;
+              httpStatus?: number;
+              result: string;
+            };
+          };
           lastDelivery: null | {
             at: number;
             error?: string;

@@ -9,6 +9,7 @@
  */
 
 import type * as events from "../events.js";
+import type * as flags from "../flags.js";
 import type * as hooks from "../hooks.js";
 
 import type {
@@ -20,6 +21,7 @@ import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
   events: typeof events;
+  flags: typeof flags;
   hooks: typeof hooks;
 }> = anyApi as any;
 

@@ -1,0 +1,102 @@
+// What refreshes write, seen from the component's own tables: one row per definition, only
+// changed rows rewritten, nothing of the personal API key anywhere, reads limited to what a
+// flag needs.
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { startLocalPostHog, type LocalPostHog } from "../local-server/server.js";
+import { api } from "./_generated/api.js";
+import { initComponent } from "../testing/setup.js";
+
+const TOKEN = "phc_rows";
+const PERSONAL_KEY = "phx_never_store_me";
+let server: LocalPostHog;
+beforeAll(async () => {
+  server = await startLocalPostHog();
+});
+afterAll(async () => await server.close());
+
+const flag = (key: string, rollout: number, extra: Record<string, unknown> = {}) => ({
+  id: 1,
+  key,
+  active: true,
+  filters: { groups: [{ properties: [], rollout_percentage: rollout }] },
+  ...extra,
+});
+type T = ReturnType<typeof initComponent>;
+const refresh = (t: T) => t.action(api.definitions.refresh, { host: server.url, apiKey: TOKEN, personalApiKey: PERSONAL_KEY });
+const evaluate = async (t: T, key: string) =>
+  JSON.parse(await t.query(api.flags.evaluate, { context: JSON.stringify({ distinctId: "u" }), keys: [key] }));
+
+test("a refresh where only flag B changed rewrites only B's row and removes deleted flags", async () => {
+  const t = initComponent();
+  const cohortUser = { key: "in-cohort", type: "cohort", value: 7 };
+  const first = {
+    flags: [flag("a", 100), flag("b", 100), flag("c", 100), flag("d", 100, { filters: { groups: [{ properties: [cohortUser] }] } })],
+    group_type_mapping: {},
+    cohorts: { "7": { type: "AND", values: [] } },
+  };
+  server.setDefinitions(first, { token: TOKEN });
+  expect(await refresh(t)).toMatchObject({ result: "updated", flagsChanged: 4, cohortsChanged: 1 });
+
+  // Mark stored definitions in place (their hashes unchanged): a rewritten row loses its mark.
+  const mark = (definition: string) => JSON.stringify({ ...JSON.parse(definition), _mark: "untouched" });
+  const marked = await t.run(async (ctx) => {
+    for (const row of await ctx.db.query("flagDefinitions").collect()) await ctx.db.patch(row._id, { definition: mark(row.definition) });
+    for (const row of await ctx.db.query("cohortDefinitions").collect()) await ctx.db.patch(row._id, { definition: mark(row.definition) });
+    return (await ctx.db.query("flagDefinitions").collect()).length;
+  });
+  expect(marked).toBe(4);
+
+  server.setDefinitions({ ...first, flags: [flag("a", 100), flag("b", 0), flag("d", 100, { filters: { groups: [{ properties: [cohortUser] }] } })] }, { token: TOKEN });
+  expect(await refresh(t)).toMatchObject({ result: "updated", flagsChanged: 1, flagsRemoved: 1, cohortsChanged: 0, cohortsRemoved: 0 });
+  const markOf = (definition: string) => (JSON.parse(definition) as { _mark?: string })._mark ?? "rewritten";
+  const rows = await t.run(async (ctx) => ({
+    flags: Object.fromEntries((await ctx.db.query("flagDefinitions").collect()).map((r) => [r.key, markOf(r.definition)])),
+    cohorts: (await ctx.db.query("cohortDefinitions").collect()).map((r) => markOf(r.definition)),
+  }));
+  expect(rows).toEqual({ flags: { a: "untouched", b: "rewritten", d: "untouched" }, cohorts: ["untouched"] });
+  expect((await evaluate(t, "b")).results[0]).toMatchObject({ resolved: true, value: false });
+  expect((await evaluate(t, "c")).results[0]).toMatchObject({ resolved: false, reason: "unknown_flag" });
+});
+
+test("nothing the component stores or schedules contains the personal API key", async () => {
+  const t = initComponent();
+  server.setDefinitions({ flags: [flag("a", 100)], group_type_mapping: {}, cohorts: {} }, { token: TOKEN });
+  await refresh(t);
+  await refresh(t); // 304
+  server.addFaults({ path: "/flags/definitions", status: 401, times: 1 });
+  await refresh(t);
+  const everything = await t.run(async (ctx) => {
+    const tables = ["events", "eventBodies", "deliveryTriggers", "leases", "deliveryState", "flagDefinitions", "cohortDefinitions", "definitionHashes", "definitionsMeta", "refreshState"] as const;
+    const dump: unknown[] = [await ctx.db.system.query("_scheduled_functions").collect()];
+    for (const table of tables) dump.push(await ctx.db.query(table).collect());
+    return JSON.stringify(dump);
+  });
+  expect(everything).toMatch(/"key":"a"/); // the dump really holds the stored definitions
+  expect(everything).not.toContain(PERSONAL_KEY);
+});
+
+test("402 leaves no definition rows", async () => {
+  const t = initComponent();
+  server.setDefinitions({ flags: [flag("a", 100), flag("b", 100)], group_type_mapping: {}, cohorts: { "1": {} } }, { token: TOKEN });
+  await refresh(t);
+  server.addFaults({ path: "/flags/definitions", status: 402, times: 1 });
+  expect(await refresh(t)).toMatchObject({ result: "quota_limited" });
+  const counts = await t.run(async (ctx) => [
+    (await ctx.db.query("flagDefinitions").collect()).length,
+    (await ctx.db.query("cohortDefinitions").collect()).length,
+    (await ctx.db.query("definitionHashes").collect()).length,
+  ]);
+  expect(counts).toEqual([0, 0, 0]);
+  expect(await evaluate(t, "a")).toEqual({ state: "quota_limited" });
+});
+
+test("a definition too large for a document is reported by name, and the others are stored", async () => {
+  const t = initComponent();
+  const huge = flag("huge", 100, { description: "x".repeat(1_100_000) });
+  server.setDefinitions({ flags: [flag("a", 100), huge], group_type_mapping: {}, cohorts: {} }, { token: TOKEN });
+  const outcome = await refresh(t);
+  expect(outcome.result).toBe("applied_with_errors");
+  expect(outcome.error).toMatch(/too large to store.*flag huge/);
+  expect((await evaluate(t, "a")).results[0]).toMatchObject({ resolved: true, value: true });
+  expect((await evaluate(t, "huge")).results[0]).toMatchObject({ resolved: false, reason: "unknown_flag" });
+});

@@ -1,0 +1,134 @@
+// Local flag evaluation in queries. Each call reads the shared meta row, the flags it
+// evaluates and what they depend on (cohorts, dependency chains): a query that reads flag A
+// re-runs when A, its dependencies or the meta row change, not when flag B does.
+import { v } from "convex/values";
+import { query, type QueryCtx } from "./_generated/server.js";
+import {
+  FlagEvaluator,
+  referencesOfCohort,
+  referencesOfFlag,
+  resolvePayload,
+  type DefinitionSource,
+  type EvaluationContext,
+  type FlagDefinition,
+  type FlagResult,
+  type PropertyGroup,
+} from "../core/flags/index.js";
+
+/** Why nothing could be evaluated at all. */
+export type DefinitionsState = "loaded" | "not_loaded" | "quota_limited";
+
+/** What `evaluate` returns, as JSON text (payloads and properties may hold `$` keys). */
+export type Evaluation = { state: "not_loaded" | "quota_limited" } | { state: "loaded"; results: FlagResult[] };
+
+export const evaluate = query({
+  args: {
+    /** JSON of { distinctId, groups?, personProperties?, groupProperties? }. */
+    context: v.string(),
+    /** Flags to evaluate; all flags when absent. */
+    keys: v.optional(v.array(v.string())),
+  },
+  returns: v.string(),
+  handler: async (ctx, args): Promise<string> => {
+    const loader = await DefinitionLoader.open(ctx);
+    if (loader.state !== "loaded") return JSON.stringify({ state: loader.state } satisfies Evaluation);
+    const keys = args.keys ?? (await loader.loadAllFlags());
+    await loader.loadWithDependencies(keys);
+    const context = JSON.parse(args.context) as Omit<EvaluationContext, "now">;
+    const evaluator = new FlagEvaluator(loader.source(), { ...context, now: Date.now() });
+    const results = keys.map((key) => evaluator.evaluate(key));
+    return JSON.stringify({ state: "loaded", results } satisfies Evaluation);
+  },
+});
+
+/** The payload a flag has for a given value, without evaluating it (posthog-node's matchValue). */
+export const payloadFor = query({
+  args: { key: v.string(), matchValue: v.union(v.boolean(), v.string()) },
+  returns: v.string(),
+  handler: async (ctx, { key, matchValue }): Promise<string> => {
+    const loader = await DefinitionLoader.open(ctx);
+    if (loader.state !== "loaded") return JSON.stringify({ state: loader.state });
+    const flag = await loader.flag(key);
+    return JSON.stringify({ state: "loaded", found: flag !== undefined, payload: flag ? resolvePayload(flag, matchValue) : null });
+  },
+});
+
+/** Reads definitions on demand and remembers them for one evaluation. */
+class DefinitionLoader {
+  private flags = new Map<string, FlagDefinition | undefined>();
+  private cohorts = new Map<string, PropertyGroup | undefined>();
+
+  private constructor(
+    private ctx: QueryCtx,
+    readonly state: DefinitionsState,
+    private groupTypeMapping: Record<string, string>,
+    private propertyMatchingVersion: number | undefined,
+  ) {}
+
+  static async open(ctx: QueryCtx): Promise<DefinitionLoader> {
+    const meta = await ctx.db.query("definitionsMeta").first();
+    if (meta === null) return new DefinitionLoader(ctx, "not_loaded", {}, undefined);
+    const state = meta.available ? "loaded" : "quota_limited";
+    return new DefinitionLoader(ctx, state, JSON.parse(meta.groupTypeMapping), meta.propertyMatchingVersion);
+  }
+
+  async flag(key: string): Promise<FlagDefinition | undefined> {
+    if (!this.flags.has(key)) {
+      const row = await this.ctx.db.query("flagDefinitions").withIndex("by_key", (q) => q.eq("key", key)).unique();
+      this.flags.set(key, row ? (JSON.parse(row.definition) as FlagDefinition) : undefined);
+    }
+    return this.flags.get(key);
+  }
+
+  private async cohort(id: string): Promise<PropertyGroup | undefined> {
+    if (!this.cohorts.has(id)) {
+      const row = await this.ctx.db.query("cohortDefinitions").withIndex("by_cohortId", (q) => q.eq("cohortId", id)).unique();
+      this.cohorts.set(id, row ? (JSON.parse(row.definition) as PropertyGroup) : undefined);
+    }
+    return this.cohorts.get(id);
+  }
+
+  /** Every flag (for getAllFlags): the one case that reads all flag rows. */
+  async loadAllFlags(): Promise<string[]> {
+    for (const row of await this.ctx.db.query("flagDefinitions").collect()) {
+      this.flags.set(row.key, JSON.parse(row.definition) as FlagDefinition);
+    }
+    return [...this.flags.keys()];
+  }
+
+  /** Load the flags and, transitively, the flags and cohorts they reference. */
+  async loadWithDependencies(keys: string[]): Promise<void> {
+    const flagQueue = [...keys];
+    const cohortQueue: string[] = [];
+    const seenFlags = new Set<string>();
+    const seenCohorts = new Set<string>();
+    while (flagQueue.length > 0 || cohortQueue.length > 0) {
+      const key = flagQueue.pop();
+      if (key !== undefined) {
+        if (seenFlags.has(key)) continue;
+        seenFlags.add(key);
+        const flag = await this.flag(key);
+        if (flag) enqueue(referencesOfFlag(flag));
+        continue;
+      }
+      const id = cohortQueue.pop()!;
+      if (seenCohorts.has(id)) continue;
+      seenCohorts.add(id);
+      const cohort = await this.cohort(id);
+      if (cohort) enqueue(referencesOfCohort(cohort));
+    }
+    function enqueue(refs: { flagKeys: string[]; cohortIds: string[] }) {
+      flagQueue.push(...refs.flagKeys);
+      cohortQueue.push(...refs.cohortIds);
+    }
+  }
+
+  source(): DefinitionSource {
+    return {
+      flag: (key) => this.flags.get(key),
+      cohort: (id) => this.cohorts.get(id),
+      groupTypeMapping: this.groupTypeMapping,
+      propertyMatchingVersion: this.propertyMatchingVersion,
+    };
+  }
+}

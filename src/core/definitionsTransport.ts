@@ -1,0 +1,138 @@
+// Fetching local-evaluation definitions from PostHog's /flags/definitions, and what each
+// answer means. Runs in a Convex action: fetch, AbortController and setTimeout only.
+import { sha1 } from "@noble/hashes/legacy.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { LIB_NAME, LIB_VERSION } from "./version.js";
+
+export interface DefinitionsRequest {
+  host: string;
+  apiKey: string;
+  personalApiKey: string;
+  etag?: string;
+  timeoutMs: number;
+}
+
+/** One stored definition: its name (flag key or cohort id), JSON text and content hash. */
+export interface DefinitionRow {
+  name: string;
+  definition: string;
+  hash: string;
+}
+
+export interface Definitions {
+  flags: DefinitionRow[];
+  cohorts: DefinitionRow[];
+  groupTypeMapping: Record<string, string>;
+  propertyMatchingVersion?: number;
+  minimalFlagCalledEvents?: boolean;
+}
+
+export type RefreshFailure =
+  | "unauthorized" // 401
+  | "forbidden" // 403
+  | "rate_limited" // 429
+  | "server_error" // 5xx, including 503 "Required data not found in cache"
+  | "http_error" // any other unexpected status
+  | "timeout"
+  | "network_error"
+  | "invalid_response"; // a 200 whose body is not definitions
+
+export type DefinitionsOutcome =
+  | { kind: "not_modified"; etag?: string }
+  | { kind: "ok"; definitions: Definitions; etag?: string }
+  | { kind: "quota_limited"; httpStatus: 402; error: string }
+  | { kind: "failed"; failure: RefreshFailure; httpStatus?: number; error: string };
+
+export async function fetchDefinitions(request: DefinitionsRequest): Promise<DefinitionsOutcome> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), request.timeoutMs);
+  try {
+    const url = `${request.host}/flags/definitions?token=${request.apiKey}&send_cohorts`;
+    const headers: Record<string, string> = {
+      "Content-Type": "application/json",
+      Authorization: `Bearer ${request.personalApiKey}`,
+      "User-Agent": `${LIB_NAME}/${LIB_VERSION}`,
+    };
+    if (request.etag) headers["If-None-Match"] = request.etag;
+    const response = await fetch(url, { headers, signal: controller.signal });
+    const text = await response.text();
+    const etag = response.headers.get("ETag") ?? undefined;
+    if (response.status === 304) return { kind: "not_modified", etag };
+    if (response.status === 200) return parseDefinitions(text, etag);
+    const error = `HTTP ${response.status}${text ? `: ${text.slice(0, 300)}` : ""}`;
+    if (response.status === 402) return { kind: "quota_limited", httpStatus: 402, error };
+    return { kind: "failed", failure: failureOf(response.status), httpStatus: response.status, error };
+  } catch (error) {
+    if (controller.signal.aborted) {
+      return { kind: "failed", failure: "timeout", error: `timed out after ${request.timeoutMs} ms` };
+    }
+    return { kind: "failed", failure: "network_error", error: `network error: ${(error as Error)?.message ?? error}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function failureOf(status: number): RefreshFailure {
+  if (status === 401) return "unauthorized";
+  if (status === 403) return "forbidden";
+  if (status === 429) return "rate_limited";
+  if (status >= 500) return "server_error";
+  return "http_error";
+}
+
+const utf8 = new TextEncoder();
+const hashOf = (text: string) => bytesToHex(sha1(utf8.encode(text)));
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** Check the shape posthog-node relies on; anything else keeps the last good definitions. */
+export function parseDefinitions(text: string, etag?: string): DefinitionsOutcome {
+  const invalid = (why: string): DefinitionsOutcome => ({
+    kind: "failed",
+    failure: "invalid_response",
+    httpStatus: 200,
+    error: `invalid definitions response: ${why}`,
+  });
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return invalid("not JSON");
+  }
+  if (!isObject(body)) return invalid("not a JSON object");
+  if (!Array.isArray(body.flags)) return invalid("no flags array");
+  const flags = new Map<string, DefinitionRow>();
+  for (const [index, flag] of body.flags.entries()) {
+    if (!isObject(flag) || typeof flag.key !== "string" || flag.key === "") {
+      return invalid(`flags[${index}] has no key`);
+    }
+    const definition = JSON.stringify(flag);
+    flags.set(flag.key, { name: flag.key, definition, hash: hashOf(definition) });
+  }
+  const cohortsBody = body.cohorts ?? {};
+  if (!isObject(cohortsBody)) return invalid("cohorts is not an object");
+  const cohorts: DefinitionRow[] = Object.entries(cohortsBody).map(([id, group]) => {
+    const definition = JSON.stringify(group ?? {});
+    return { name: id, definition, hash: hashOf(definition) };
+  });
+  const mapping = body.group_type_mapping ?? {};
+  if (!isObject(mapping)) return invalid("group_type_mapping is not an object");
+  const groupTypeMapping: Record<string, string> = {};
+  for (const [index, name] of Object.entries(mapping)) {
+    if (typeof name === "string") groupTypeMapping[index] = name;
+  }
+  const version = body.property_matching_version;
+  return {
+    kind: "ok",
+    etag,
+    definitions: {
+      flags: [...flags.values()],
+      cohorts,
+      groupTypeMapping,
+      ...(typeof version === "number" ? { propertyMatchingVersion: version } : {}),
+      ...(typeof body.minimal_flag_called_events === "boolean"
+        ? { minimalFlagCalledEvents: body.minimal_flag_called_events }
+        : {}),
+    },
+  };
+}

@@ -1,0 +1,58 @@
+// Flag functions of the test app. Context objects travel as JSON so tests can use `$` keys.
+import { v } from "convex/values";
+import { PostHog, type FlagContext } from "../../client/index.js";
+import { components } from "./_generated/api.js";
+import { action, mutation, query } from "./_generated/server.js";
+
+const posthog = new PostHog(components.posthog);
+const context = (json: string | undefined): FlagContext => (json ? JSON.parse(json) : {});
+
+export const refresh = action({
+  args: { timeoutMs: v.optional(v.number()) },
+  handler: async (ctx, args) => await posthog.refreshFlagDefinitions(ctx, args),
+});
+
+/** One flag through every single-flag method, plus what the query read. */
+export const readFlag = query({
+  args: { key: v.string(), context: v.optional(v.string()) },
+  handler: async (ctx, args) => {
+    const flagArgs = { key: args.key, ...context(args.context) };
+    const result = await posthog.getFeatureFlagResult(ctx, flagArgs);
+    const metrics = await ctx.meta.getTransactionMetrics();
+    return {
+      result: JSON.stringify(result),
+      value: await posthog.getFeatureFlag(ctx, flagArgs),
+      enabled: await posthog.isFeatureEnabled(ctx, flagArgs),
+      payload: JSON.stringify(await posthog.getFeatureFlagPayload(ctx, flagArgs)),
+      documentsRead: metrics.documentsRead.used,
+      bytesRead: metrics.bytesRead.used,
+    };
+  },
+});
+
+/** `calls` reads of one flag in a single query, as a page rendering many flag checks would. */
+export const readFlagManyTimes = query({
+  args: { key: v.string(), distinctId: v.string(), calls: v.number() },
+  handler: async (ctx, { key, distinctId, calls }) => {
+    let enabled = 0;
+    for (let i = 0; i < calls; i++) if (await posthog.isFeatureEnabled(ctx, { key, distinctId: `${distinctId}-${i}` })) enabled++;
+    return enabled;
+  },
+});
+
+export const payloadFor = query({
+  args: { key: v.string(), matchValue: v.union(v.boolean(), v.string()) },
+  handler: async (ctx, args) => JSON.stringify(await posthog.getFeatureFlagPayload(ctx, { ...args, distinctId: "any" })),
+});
+
+export const allFlags = query({
+  args: { context: v.optional(v.string()), flagKeys: v.optional(v.array(v.string())) },
+  handler: async (ctx, args) =>
+    JSON.stringify(await posthog.getAllFlagsAndPayloads(ctx, { ...context(args.context), flagKeys: args.flagKeys })),
+});
+
+/** Flags read in a mutation evaluate the same way. */
+export const flagInMutation = mutation({
+  args: { key: v.string(), distinctId: v.string() },
+  handler: async (ctx, args) => await posthog.getFeatureFlag(ctx, args),
+});
