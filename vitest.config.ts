@@ -5,5 +5,7 @@ export default defineConfig({
     environment: "edge-runtime",
     setupFiles: ["./src/testing/convexRuntimeGlobals.ts"],
     exclude: ["**/node_modules/**", "dist/**"],
+    // As in the Convex runtime, date-times without an offset are read as UTC.
+    env: { TZ: "UTC" },
   },
 });

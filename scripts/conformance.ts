@@ -12,8 +12,8 @@
 process.env.TZ = "UTC";
 
 import { readFileSync } from "node:fs";
-import { checkVectorFile } from "../src/core/flags/conformance.js";
-import type { VectorFile } from "../src/core/flags/conformance.js";
+import { checkVectorFile } from "../src/testing/conformance.js";
+import type { VectorFile } from "../src/testing/conformance.js";
 
 const path = process.argv[2];
 if (!path) {

@@ -241,7 +241,7 @@ export class PostHog {
     const featureFlags: Record<string, FlagValue> = {};
     const featureFlagPayloads: Record<string, JsonType> = {};
     const distinctId = await this.findDistinctId(ctx, args.distinctId);
-    if (distinctId === undefined) return { featureFlags, featureFlagPayloads }; // as posthog-node
+    if (distinctId === undefined) return { featureFlags, featureFlagPayloads }; // as posthog-node for ""
     for (const result of await this.evaluateLocally(ctx, { ...args, distinctId }, args.flagKeys)) {
       if (result.value === undefined) continue;
       featureFlags[result.key] = result.value;
@@ -266,7 +266,8 @@ export class PostHog {
   }
 
   private async evaluateLocally(ctx: RunQueryCtx, args: FlagContext, keys: string[] | undefined): Promise<FeatureFlagResult[]> {
-    const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
+    // As posthog-node, an explicit "" is evaluated like any other id.
+    const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined));
     const context = encodeJson(
       { distinctId, groups: args.groups, personProperties: args.personProperties, groupProperties: args.groupProperties },
       "",

@@ -2,6 +2,7 @@
 // Runs inside Convex actions: fetch, AbortController and setTimeout only; gzip via fflate
 // because the Convex runtime has no CompressionStream.
 import { gzipSync, strToU8 } from "fflate";
+import { fetchWithDeadline, httpError } from "./http.js";
 import { LIB_NAME, LIB_VERSION } from "./version.js";
 
 export type BatchOutcome =
@@ -28,10 +29,9 @@ export function batchBody(apiKey: string, messages: string[], sentAt: Date): str
 
 export async function postBatch(request: BatchRequest): Promise<BatchOutcome> {
   const body = gzipSync(strToU8(batchBody(request.apiKey, request.messages, new Date())));
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), request.timeoutMs);
-  try {
-    const response = await fetch(`${request.host}/batch/`, {
+  const attempt = await fetchWithDeadline(
+    `${request.host}/batch/`,
+    {
       method: "POST",
       headers: {
         "Content-Type": "application/json",
@@ -39,24 +39,16 @@ export async function postBatch(request: BatchRequest): Promise<BatchOutcome> {
         "User-Agent": `${LIB_NAME}/${LIB_VERSION}`,
       },
       body,
-      signal: controller.signal,
-    });
-    // Read the body under the same deadline so a server that stalls mid-answer times out too.
-    const text = await response.text();
-    return classifyResponse(response.status, text, response.headers.get("Retry-After"));
-  } catch (error) {
-    const reason = controller.signal.aborted
-      ? `timed out after ${request.timeoutMs} ms`
-      : `network error: ${describeError(error)}`;
-    return { kind: "retry", error: reason };
-  } finally {
-    clearTimeout(timer);
-  }
+    },
+    request.timeoutMs,
+  );
+  if (attempt.kind !== "answered") return { kind: "retry", error: attempt.error };
+  return classifyResponse(attempt.status, attempt.text, attempt.headers.get("Retry-After"));
 }
 
 export function classifyResponse(status: number, body: string, retryAfter: string | null): BatchOutcome {
   if (status >= 200 && status < 300) return { kind: "delivered", httpStatus: status };
-  const error = `HTTP ${status}${body ? `: ${body.slice(0, 300)}` : ""}`;
+  const error = httpError(status, body);
   if (status === 413) return { kind: "too_large", httpStatus: status, error };
   if (status === 408 || status === 429 || status >= 500) {
     return { kind: "retry", httpStatus: status, error, retryAfterMs: parseRetryAfter(retryAfter, Date.now()) };
@@ -71,12 +63,4 @@ export function parseRetryAfter(header: string | null, now: number): number | un
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = (error as { cause?: unknown }).cause;
-    return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
-  }
-  return String(error);
 }

@@ -2,6 +2,7 @@
 // answer means. Runs in a Convex action: fetch, AbortController and setTimeout only.
 import { sha1 } from "@noble/hashes/legacy.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
+import { fetchWithDeadline, httpError } from "./http.js";
 import { LIB_NAME, LIB_VERSION } from "./version.js";
 
 export interface DefinitionsRequest {
@@ -44,32 +45,21 @@ export type DefinitionsOutcome =
   | { kind: "failed"; failure: RefreshFailure; httpStatus?: number; error: string };
 
 export async function fetchDefinitions(request: DefinitionsRequest): Promise<DefinitionsOutcome> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), request.timeoutMs);
-  try {
-    const url = `${request.host}/flags/definitions?token=${request.apiKey}&send_cohorts`;
-    const headers: Record<string, string> = {
-      "Content-Type": "application/json",
-      Authorization: `Bearer ${request.personalApiKey}`,
-      "User-Agent": `${LIB_NAME}/${LIB_VERSION}`,
-    };
-    if (request.etag) headers["If-None-Match"] = request.etag;
-    const response = await fetch(url, { headers, signal: controller.signal });
-    const text = await response.text();
-    const etag = response.headers.get("ETag") ?? undefined;
-    if (response.status === 304) return { kind: "not_modified", etag };
-    if (response.status === 200) return parseDefinitions(text, etag);
-    const error = `HTTP ${response.status}${text ? `: ${text.slice(0, 300)}` : ""}`;
-    if (response.status === 402) return { kind: "quota_limited", httpStatus: 402, error };
-    return { kind: "failed", failure: failureOf(response.status), httpStatus: response.status, error };
-  } catch (error) {
-    if (controller.signal.aborted) {
-      return { kind: "failed", failure: "timeout", error: `timed out after ${request.timeoutMs} ms` };
-    }
-    return { kind: "failed", failure: "network_error", error: `network error: ${(error as Error)?.message ?? error}` };
-  } finally {
-    clearTimeout(timer);
-  }
+  const headers: Record<string, string> = {
+    "Content-Type": "application/json",
+    Authorization: `Bearer ${request.personalApiKey}`,
+    "User-Agent": `${LIB_NAME}/${LIB_VERSION}`,
+  };
+  if (request.etag) headers["If-None-Match"] = request.etag;
+  const url = `${request.host}/flags/definitions?token=${request.apiKey}&send_cohorts`;
+  const attempt = await fetchWithDeadline(url, { headers }, request.timeoutMs);
+  if (attempt.kind !== "answered") return { kind: "failed", failure: attempt.kind, error: attempt.error };
+  const etag = attempt.headers.get("ETag") ?? undefined;
+  if (attempt.status === 304) return { kind: "not_modified", etag };
+  if (attempt.status === 200) return parseDefinitions(attempt.text, etag);
+  const error = httpError(attempt.status, attempt.text);
+  if (attempt.status === 402) return { kind: "quota_limited", httpStatus: 402, error };
+  return { kind: "failed", failure: failureOf(attempt.status), httpStatus: attempt.status, error };
 }
 
 function failureOf(status: number): RefreshFailure {

@@ -704,6 +704,9 @@ ${rows || `<tr><td colspan="5">No events yet.</td></tr>`}
       }
     });
   });
+  // Keep idle connections longer than any client pause (like PostHog's load balancers), so
+  // a client never reuses a socket the server is closing at that instant.
+  server.keepAliveTimeout = 65_000;
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));

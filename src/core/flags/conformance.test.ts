@@ -1,8 +1,8 @@
 // Every case of the conformance vectors (computed by posthog-node 5.70.0), one test per set.
 import { describe, expect, it } from "vitest";
 import vectorsJson from "../../testing/fixtures/conformance-vectors.json?raw";
-import { checkVectorSet } from "./conformance.js";
-import type { VectorFile } from "./conformance.js";
+import { checkVectorSet } from "../../testing/conformance.js";
+import type { VectorFile } from "../../testing/conformance.js";
 
 const vectors = JSON.parse(vectorsJson) as VectorFile;
 const now = Date.parse(vectors.now);

@@ -6,8 +6,8 @@
 
 import { PostHog } from "posthog-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { definitionSourceFromResponse, sameJson } from "./conformance.js";
-import type { DefinitionsResponse } from "./conformance.js";
+import { definitionSourceFromResponse, sameJson } from "../../testing/conformance.js";
+import type { DefinitionsResponse } from "../../testing/conformance.js";
 import { FlagEvaluator } from "./evaluate.js";
 import type { EvaluationContext, FlagCondition, FlagDefinition, FlagProperty, PropertyGroup } from "./types.js";
 

@@ -56,3 +56,8 @@ export const flagInMutation = mutation({
   args: { key: v.string(), distinctId: v.string() },
   handler: async (ctx, args) => await posthog.getFeatureFlag(ctx, args),
 });
+
+export const flagResult = query({
+  args: { key: v.string(), context: v.string() },
+  handler: async (ctx, args) => JSON.stringify(await posthog.getFeatureFlagResult(ctx, { key: args.key, ...context(args.context) })),
+});

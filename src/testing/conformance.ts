@@ -2,8 +2,8 @@
 // expected results posthog-node 5.70 produced (format: shared/conformance/README.md). Used by
 // the vitest suite and by `npm run conformance -- <file>`, so both judge the same way.
 
-import { FlagEvaluator } from "./evaluate.js";
-import type { DefinitionSource, EvaluationContext, FlagDefinition, FlagResult, PropertyGroup } from "./types.js";
+import { FlagEvaluator } from "../core/flags/evaluate.js";
+import type { DefinitionSource, EvaluationContext, FlagDefinition, FlagResult, PropertyGroup } from "../core/flags/types.js";
 
 /** The vectors' stand-in for posthog-node's `undefined` ("not locally decidable"). */
 export const INCONCLUSIVE = "INCONCLUSIVE";

@@ -1,0 +1,37 @@
+// One HTTP attempt with a deadline that covers the body too, for code running in Convex
+// actions (fetch, AbortController and setTimeout only).
+
+export type HttpAttempt =
+  | { kind: "answered"; status: number; text: string; headers: Headers }
+  | { kind: "timeout"; error: string }
+  | { kind: "network_error"; error: string };
+
+export async function fetchWithDeadline(url: string, init: RequestInit, timeoutMs: number): Promise<HttpAttempt> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    const response = await fetch(url, { ...init, signal: controller.signal });
+    // Read the body under the same deadline so a server that stalls mid-answer times out too.
+    const text = await response.text();
+    return { kind: "answered", status: response.status, text, headers: response.headers };
+  } catch (error) {
+    if (controller.signal.aborted) return { kind: "timeout", error: `timed out after ${timeoutMs} ms` };
+    return { kind: "network_error", error: `network error: ${describeError(error)}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** fetch's own message is often just "fetch failed"; the cause says what happened. */
+function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
+  }
+  return String(error);
+}
+
+/** The start of an error body, enough to say what PostHog objected to. */
+export function httpError(status: number, text: string): string {
+  return `HTTP ${status}${text ? `: ${text.slice(0, 300)}` : ""}`;
+}
