@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     environment: "edge-runtime",
     setupFiles: ["./src/testing/convexRuntimeGlobals.ts"],
-    exclude: ["**/node_modules/**", "dist/**"],
+    exclude: ["**/node_modules/**", "dist/**", "bench/**"],
     // As in the Convex runtime, date-times without an offset are read as UTC.
     env: { TZ: "UTC" },
   },

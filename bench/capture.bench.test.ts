@@ -165,6 +165,9 @@ interface RunResult {
   events: ReceivedEvent[];
   distinctUuids: number;
   httpRequests: number;
+  /** Request bodies as sent (compressed size when gzipped). */
+  requestBytes: number;
+  gzippedRequests: number;
   requestStatuses: Record<string, number>;
   /** Events per accepted request, in arrival order. */
   batchSizes: number[];
@@ -289,6 +292,8 @@ async function run(system: System, server: LocalPostHog, scenario: Scenario, cou
     events,
     distinctUuids: arrivals.length,
     httpRequests: requests.length,
+    requestBytes: requests.reduce((sum, r) => sum + r.bodyBytes, 0),
+    gzippedRequests: requests.filter((r) => /gzip/i.test(r.headers["content-encoding"] ?? "") || /compression=gzip/.test(r.query)).length,
     requestStatuses,
     batchSizes: server.batches(apiKey).map((b) => b.events.length),
     scheduled: await scheduledRows(t),
@@ -320,6 +325,8 @@ function metrics(ours: RunResult, baseline: RunResult): Metric[] {
     ["events received (distinct uuids)", "events", (r) => r.distinctUuids],
     ["events received (incl. duplicates)", "events", (r) => r.events.length],
     ["HTTP requests received by the server", "requests", (r) => r.httpRequests],
+    ["request bytes on the wire (bodies, as sent)", "bytes", (r) => r.requestBytes],
+    ["  of which gzip-encoded requests", "requests", (r) => r.gzippedRequests],
     ["scheduled functions created (app + components)", "jobs", (r) => NAMESPACES.reduce((s, ns) => s + r.scheduled[ns].total, 0)],
     ["  in the app namespace", "jobs", (r) => r.scheduled.app.total],
     ["  in the component namespace", "jobs", (r) => r.scheduled.posthog.total + r.scheduled.baseline.total],

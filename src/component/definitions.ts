@@ -35,19 +35,19 @@ export const refresh = action({
   },
   returns: vRefreshResult,
   handler: async (ctx, args): Promise<RefreshResult> => {
-    const etag: string | null = await ctx.runQuery(internal.definitions.currentEtag, {});
+    const { etag, version } = await ctx.runQuery(internal.definitions.refreshStart, {});
     const outcome = await fetchDefinitions({
       host: args.host,
       apiKey: args.apiKey,
       personalApiKey: args.personalApiKey,
-      etag: etag ?? undefined,
+      etag,
       timeoutMs: args.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     });
     let result: RefreshResult;
     switch (outcome.kind) {
       case "not_modified":
         result = { result: "not_modified", httpStatus: 304 };
-        await ctx.runMutation(internal.definitions.recordRefresh, { ...result, confirmed: true, etag: outcome.etag ?? etag ?? undefined });
+        await ctx.runMutation(internal.definitions.recordRefresh, { ...result, confirmed: true, etag: outcome.etag ?? etag });
         return result;
       case "failed":
         result = { result: outcome.failure, error: outcome.error, ...(outcome.httpStatus ? { httpStatus: outcome.httpStatus } : {}) };
@@ -55,12 +55,18 @@ export const refresh = action({
         return result;
       case "quota_limited":
         // As posthog-node on 402: drop every definition, so nothing is evaluated locally.
-        await applyDefinitions(ctx, { flags: [], cohorts: [], groupTypeMapping: {} }, false);
+        await applyDefinitions(ctx, { flags: [], cohorts: [], groupTypeMapping: {} }, false, version);
         result = { result: "quota_limited", httpStatus: 402, error: outcome.error };
         await ctx.runMutation(internal.definitions.recordRefresh, { ...result, confirmed: false, etag: "" });
         return result;
       case "ok": {
-        const { tooLarge, changes } = await applyDefinitions(ctx, outcome.definitions, true);
+        const applied = await applyDefinitions(ctx, outcome.definitions, true, version);
+        if (applied === "superseded") {
+          result = { result: "superseded", httpStatus: 200, error: "another refresh changed the definitions meanwhile; the next refresh applies these" };
+          await ctx.runMutation(internal.definitions.recordRefresh, { ...result, confirmed: false });
+          return result;
+        }
+        const { tooLarge, changes } = applied;
         result = {
           result: tooLarge.length > 0 ? "applied_with_errors" : "updated",
           httpStatus: 200,
@@ -83,10 +89,10 @@ export const refresh = action({
 });
 
 /** Write what changed, in as few mutations as the limits allow (usually one). */
-async function applyDefinitions(ctx: ActionCtx, definitions: Definitions, available: boolean) {
+async function applyDefinitions(ctx: ActionCtx, definitions: Definitions, available: boolean, version: number) {
   const tooLarge: string[] = [];
   const changes = { flagsChanged: 0, flagsRemoved: 0, cohortsChanged: 0, cohortsRemoved: 0 };
-  const upserts: Array<{ kind: Kind; row: DefinitionRow }> = [];
+  const upserts: Array<{ kind: Kind; row: DefinitionRow; isNew: boolean }> = [];
   const deletes: Array<{ kind: Kind; name: string }> = [];
   for (const [kind, rows] of [["flag", definitions.flags], ["cohort", definitions.cohorts]] as const) {
     const stored = await storedHashes(ctx, kind);
@@ -96,7 +102,7 @@ async function applyDefinitions(ctx: ActionCtx, definitions: Definitions, availa
         tooLarge.push(`${kind} ${row.name}`);
         continue;
       }
-      upserts.push({ kind, row });
+      upserts.push({ kind, row, isNew: !stored.has(row.name) });
     }
     const wanted = new Set(rows.map((r) => r.name));
     for (const name of stored.keys()) if (!wanted.has(name)) deletes.push({ kind, name });
@@ -129,11 +135,13 @@ async function applyDefinitions(ctx: ActionCtx, definitions: Definitions, availa
     ...(definitions.minimalFlagCalledEvents !== undefined ? { minimalFlagCalledEvents: definitions.minimalFlagCalledEvents } : {}),
   };
   for (const [index, chunk] of chunks.entries()) {
-    await ctx.runMutation(internal.definitions.applyChunk, {
+    const applied: boolean = await ctx.runMutation(internal.definitions.applyChunk, {
       upserts: chunk.upserts,
       deletes: chunk.deletes,
       meta: index === chunks.length - 1 ? meta : undefined,
+      expectedVersion: version + index,
     });
+    if (!applied) return "superseded" as const;
   }
   return { tooLarge, changes };
 }
@@ -161,15 +169,20 @@ export const hashPage = internalQuery({
   },
 });
 
-export const currentEtag = internalQuery({
+/** The ETag to send, and the version of the stored definitions the diff is computed against. */
+export const refreshStart = internalQuery({
   args: {},
-  returns: v.union(v.string(), v.null()),
-  handler: async (ctx) => (await ctx.db.query("refreshState").first())?.etag || null,
+  returns: v.object({ etag: v.optional(v.string()), version: v.number() }),
+  handler: async (ctx) => {
+    const state = await ctx.db.query("refreshState").first();
+    return { ...(state?.etag ? { etag: state.etag } : {}), version: state?.definitionsVersion ?? 0 };
+  },
 });
 
 export const applyChunk = internalMutation({
   args: {
-    upserts: v.array(v.object({ kind: vKind, row: vRow })),
+    /** isNew: no row exists yet, so insert without looking one up. */
+    upserts: v.array(v.object({ kind: vKind, row: vRow, isNew: v.boolean() })),
     deletes: v.array(v.object({ kind: vKind, name: v.string() })),
     meta: v.optional(
       v.object({
@@ -179,17 +192,26 @@ export const applyChunk = internalMutation({
         minimalFlagCalledEvents: v.optional(v.boolean()),
       }),
     ),
+    /**
+     * Each applied chunk bumps the definitions version. A chunk computed against another
+     * version is refused, so two refreshes never interleave (and isNew stays true).
+     */
+    expectedVersion: v.number(),
   },
-  returns: v.null(),
-  handler: async (ctx, { upserts, deletes, meta }) => {
-    for (const { kind, row } of upserts) await writeDefinition(ctx, kind, row);
+  returns: v.boolean(),
+  handler: async (ctx, { upserts, deletes, meta, expectedVersion }) => {
+    const state = await ctx.db.query("refreshState").first();
+    if ((state?.definitionsVersion ?? 0) !== expectedVersion) return false;
+    if (state === null) await ctx.db.insert("refreshState", { definitionsVersion: expectedVersion + 1 });
+    else await ctx.db.patch(state._id, { definitionsVersion: expectedVersion + 1 });
+    for (const { kind, row, isNew } of upserts) await writeDefinition(ctx, kind, row, isNew);
     for (const { kind, name } of deletes) await deleteDefinition(ctx, kind, name);
     if (meta !== undefined) {
       const existing = await ctx.db.query("definitionsMeta").first();
       if (existing === null) await ctx.db.insert("definitionsMeta", meta);
       else if (!sameMeta(existing, meta)) await ctx.db.replace(existing._id, meta);
     }
-    return null;
+    return true;
   },
 });
 
@@ -197,7 +219,13 @@ function sameMeta(a: Record<string, unknown>, b: Record<string, unknown>) {
   return ["groupTypeMapping", "available", "propertyMatchingVersion", "minimalFlagCalledEvents"].every((k) => a[k] === b[k]);
 }
 
-async function writeDefinition(ctx: MutationCtx, kind: Kind, row: DefinitionRow) {
+async function writeDefinition(ctx: MutationCtx, kind: Kind, row: DefinitionRow, isNew: boolean) {
+  if (isNew) {
+    await ctx.db.insert("definitionHashes", { kind, name: row.name, hash: row.hash });
+    if (kind === "flag") await ctx.db.insert("flagDefinitions", { key: row.name, definition: row.definition });
+    else await ctx.db.insert("cohortDefinitions", { cohortId: row.name, definition: row.definition });
+    return;
+  }
   const hash = await ctx.db
     .query("definitionHashes")
     .withIndex("by_kind_name", (q) => q.eq("kind", kind).eq("name", row.name))

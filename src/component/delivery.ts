@@ -87,9 +87,10 @@ export const kick = internalMutation({
       await ctx.scheduler.runAfter(0, internal.delivery.deliver, { leaseId, options });
     }
     // Events waiting for a retry need a wake-up; the one that fired may have been theirs.
+    // (Events a sender holds have their lease's watchdog instead.)
     const next = await ctx.db
       .query("events")
-      .withIndex("by_status_due", (q) => q.eq("status", "pending").gt("nextAttemptAt", now))
+      .withIndex("by_status_lease_due", (q) => q.eq("status", "pending").eq("leaseId", undefined).gt("nextAttemptAt", now))
       .first();
     if (next !== null) await wakeUpAt(ctx, next.nextAttemptAt, options);
     return null;
@@ -245,10 +246,12 @@ export const claimBatch = internalMutation({
     const lease = await ctx.db.get(leaseId);
     if (lease === null || lease.expiresAt <= now) return null; // a watchdog took over
     const { batchSize } = deliverySettings(options);
+    // A delivery takes what was due when it started; later captures belong to a later slot,
+    // whose delivery then sends them in full batches instead of this one sending them singly.
     const candidates = await ctx.db
       .query("events")
       .withIndex("by_status_due", (q) =>
-        scope === "due" ? q.eq("status", "pending").lte("nextAttemptAt", now) : q.eq("status", "pending"),
+        scope === "due" ? q.eq("status", "pending").lte("nextAttemptAt", runStartedAt) : q.eq("status", "pending"),
       )
       .take(CLAIM_SCAN_LIMIT);
     const claimable = (e: Doc<"events">) =>

@@ -26,7 +26,8 @@ export default defineSchema({
     deadLetteredAt: v.optional(v.number()),
   })
     .index("by_status", ["status"])
-    .index("by_status_due", ["status", "nextAttemptAt"]),
+    .index("by_status_due", ["status", "nextAttemptAt"])
+    .index("by_status_lease_due", ["status", "leaseId", "nextAttemptAt"]),
 
   /**
    * The encoded message of an outbox row, as JSON text: Convex rejects `$`-prefixed keys,
@@ -105,6 +106,8 @@ export default defineSchema({
   /** Singleton written by every refresh and read by `status` and refreshes, never by evaluation. */
   refreshState: defineTable({
     etag: v.optional(v.string()),
+    /** Bumped by every applied chunk of definitions; refreshes diff against one version. */
+    definitionsVersion: v.optional(v.number()),
     lastRefreshAt: v.optional(v.number()),
     lastResult: v.optional(v.string()),
     lastHttpStatus: v.optional(v.number()),

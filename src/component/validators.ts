@@ -109,7 +109,8 @@ export type FlushResult = Infer<typeof vFlushResult>;
 export const vRefreshResult = v.object({
   /**
    * updated | applied_with_errors | not_modified | quota_limited | unauthorized | forbidden |
-   * rate_limited | server_error | http_error | timeout | network_error | invalid_response
+   * rate_limited | server_error | http_error | timeout | network_error | invalid_response |
+   * superseded (another refresh applied meanwhile)
    */
   result: v.string(),
   httpStatus: v.optional(v.number()),
