@@ -9,7 +9,7 @@ import { convexTest } from "convex-test";
 import { startLocalPostHog } from "../src/local-server/server.js";
 import componentSchema from "../src/component/schema.js";
 import schema from "./convex/schema.js";
-import { api } from "./convex/_generated/api.js";
+import { api, internal } from "./convex/_generated/api.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const convexDir = path.join(here, "convex");
@@ -28,9 +28,10 @@ function modulesOf(dir: string, prefix: string): Record<string, () => Promise<un
 }
 
 async function main() {
-  const server = await startLocalPostHog();
+  const server = await startLocalPostHog({ definitionsFile: path.join(here, "flag-definitions.json") });
   process.env.POSTHOG_API_KEY = "phc_example_project";
   process.env.POSTHOG_HOST = server.url;
+  process.env.POSTHOG_PERSONAL_API_KEY = "phx_example_personal_key";
   console.log(`Local PostHog-compatible server at ${server.url}\n`);
 
   const t = convexTest({ schema, modules: modulesOf(convexDir, "./convex") });
@@ -71,9 +72,22 @@ async function main() {
     console.log(`  ${e.event.padEnd(16)} ${e.distinct_id.padEnd(14)} ${e.uuid}  ${JSON.stringify(props).slice(0, 110)}`);
   }
   const status = await t.query(api.orders.analyticsStatus, {});
-  console.log("\nStatus after delivery:", status);
+  console.log("\nStatus after delivery:", { ...status, flags: undefined });
+
+  console.log("\n5. Feature flags: the cron's refresh copies definitions (example/flag-definitions.json) into the component");
+  console.log("   refresh:", await t.action(internal.flags.refreshFlagDefinitions, {}));
+  console.log("   again (unchanged, so PostHog answers 304):", await t.action(internal.flags.refreshFlagDefinitions, {}));
+  const us = await t.query(api.flags.checkoutExperience, { customerId: "customer-42", country: "US" });
+  const fr = await t.query(api.flags.checkoutExperience, { customerId: "customer-42", country: "FR" });
+  const unknown = await t.query(api.flags.checkoutExperience, { customerId: "customer-42" });
+  console.log("   new-checkout for a US customer:", us);
+  console.log("   new-checkout for a French customer:", fr);
+  console.log("   new-checkout without a country:", unknown);
+  console.log("   all flags:", await t.query(api.flags.allFlags, { customerId: "customer-42" }));
+  console.log("   status.flags:", (await t.query(api.orders.analyticsStatus, {})).flags);
   await server.close();
-  const ok = events.length === 7 && status.pending === 0;
+  const flagsOk = us.reason === "evaluated_locally" && fr.variant === false && unknown.reason === "missing_context";
+  const ok = events.length === 7 && status.pending === 0 && flagsOk;
   console.log(ok ? "\nExample finished: every event arrived exactly once." : "\nExample FAILED: unexpected result.");
   process.exit(ok ? 0 : 1);
 }

@@ -8,6 +8,8 @@
  * @module
  */
 
+import type * as crons from "../crons.js";
+import type * as flags from "../flags.js";
 import type * as orders from "../orders.js";
 import type * as posthog from "../posthog.js";
 
@@ -19,6 +21,8 @@ import type {
 import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
+  crons: typeof crons;
+  flags: typeof flags;
   orders: typeof orders;
   posthog: typeof posthog;
 }> = anyApi as any;

@@ -1,0 +1,32 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, beforeEach, expect, test, vi } from "vitest";
+import { startLocalPostHog, type LocalPostHog } from "../../src/local-server/server.js";
+import { api, internal } from "./_generated/api.js";
+import { initConvexTest } from "./test.setup.js";
+
+let posthogServer: LocalPostHog;
+beforeAll(async () => {
+  posthogServer = await startLocalPostHog();
+});
+afterAll(async () => await posthogServer.close());
+beforeEach(() => {
+  posthogServer.reset();
+  posthogServer.setDefinitions(JSON.parse(readFileSync(new URL("../flag-definitions.json", import.meta.url), "utf8")));
+  vi.stubEnv("POSTHOG_API_KEY", "phc_example");
+  vi.stubEnv("POSTHOG_HOST", posthogServer.url);
+  vi.stubEnv("POSTHOG_PERSONAL_API_KEY", "phx_example");
+});
+
+test("the cron's refresh loads definitions; the query reads the flag", async () => {
+  const t = initConvexTest();
+  expect(await t.query(api.flags.checkoutExperience, { customerId: "c1", country: "US" })).toMatchObject({
+    variant: "control",
+    reason: "definitions_not_loaded",
+  });
+  expect(await t.action(internal.flags.refreshFlagDefinitions, {})).toMatchObject({ result: "updated", flagsChanged: 2 });
+  const us = await t.query(api.flags.checkoutExperience, { customerId: "c1", country: "US" });
+  expect(us.reason).toBe("evaluated_locally");
+  expect(["control", "one-page"]).toContain(us.variant);
+  expect(us.payload).toEqual({ steps: us.variant === "control" ? 3 : 1 });
+  expect(await t.query(api.flags.checkoutExperience, { customerId: "c1", country: "FR" })).toMatchObject({ variant: false });
+});
