@@ -16,42 +16,26 @@ import {
 } from "../core/messages.js";
 import { LIB_NAME, LIB_VERSION } from "../core/version.js";
 import { encodeJson } from "../core/json.js";
-import type { FlagResult, FlagValue } from "../core/flags/index.js";
+import type { FlagValue } from "../core/flags/index.js";
 import type { Evaluation } from "../component/flags.js";
+import { exposureDedupKey, flagCalledProperties, flagProperties, type ExposureFacts } from "../core/exposures.js";
+import {
+  canWrite,
+  factsOf,
+  localDecision,
+  stringGroups,
+  type Decision,
+  type FeatureFlagResult,
+  type FlagReason,
+  type FlagsSnapshot,
+  type JsonType,
+} from "./flags.js";
 import type { RefreshResult } from "../component/validators.js";
 
 export { PostHogInputError };
 export type { DeadLetter, DeliveryOptions, FlushResult, Status, PostHogMessage, FlagValue, RefreshResult };
 
-/** Any JSON value: what a flag payload can be. */
-export type JsonType = string | number | boolean | null | JsonType[] | { [key: string]: JsonType };
-
-/** Why a flag has the value it has, or why it has none. */
-export type FlagReason =
-  | "evaluated_locally"
-  /** No definitions stored yet: refreshFlagDefinitions has not succeeded. */
-  | "definitions_not_loaded"
-  /** PostHog answered 402 to the last refresh: no flag is evaluated locally. */
-  | "quota_limited"
-  | "unknown_flag"
-  | "experience_continuity"
-  | "missing_context"
-  | "unsupported_definition"
-  | "unresolved_dependency";
-
-export interface FeatureFlagResult {
-  key: string;
-  /** The flag's value; undefined when it could not be decided locally (see reason). */
-  value: FlagValue | undefined;
-  enabled: boolean | undefined;
-  /** The variant key for a multivariate flag, null for a boolean one. */
-  variant: string | null | undefined;
-  /** Parsed payload for the value; null when the flag has none for it. */
-  payload: JsonType | null | undefined;
-  reason: FlagReason;
-  /** PostHog's id of the flag, when its definition is known. */
-  flagId?: number;
-}
+export type { FeatureFlagResult, FlagReason, FlagsSnapshot, JsonType };
 
 export interface FlagContext {
   distinctId?: string;
@@ -61,10 +45,18 @@ export interface FlagContext {
   /** Group type name to that group's properties. */
   groupProperties?: Record<string, Record<string, unknown>>;
 }
-export interface FlagArgs extends FlagContext {
+/** How a read behaves, with posthog-node's option names. */
+export interface FlagReadOptions {
+  /** Never ask PostHog's /flags endpoint (actions only ever would). */
+  onlyEvaluateLocally?: boolean;
+  /** Whether this read queues a `$feature_flag_called` exposure (mutations and actions). */
+  sendFeatureFlagEvents?: boolean;
+  disableGeoip?: boolean;
+}
+export interface FlagArgs extends FlagContext, FlagReadOptions {
   key: string;
 }
-export interface AllFlagsArgs extends FlagContext {
+export interface AllFlagsArgs extends FlagContext, FlagReadOptions {
   /** Only these flags. */
   flagKeys?: string[];
 }
@@ -106,6 +98,10 @@ export interface PostHogOptions {
   identify?: IdentifyFn;
   /** Batch size, flush delay, timeouts and retry backoff of delivery. */
   delivery?: DeliveryOptions;
+  /** Default for every flag read: queue `$feature_flag_called` exposures (default true). */
+  sendFeatureFlagEvents?: boolean;
+  /** How long a sent exposure suppresses the same one (default 7 days). */
+  exposureDedupWindowMs?: number;
 }
 
 type Properties = Record<string, unknown>;
@@ -116,6 +112,10 @@ export interface CaptureArgs extends EventIdentity {
   event: string;
   properties?: Properties;
   groups?: Record<string, string | number>;
+  /** Stamp `$feature/<key>` and `$active_feature_flags` from a snapshot of evaluateFlags. */
+  flags?: FlagsSnapshot;
+  /** Evaluate every flag locally now and stamp them (no network request). */
+  sendFeatureFlags?: boolean;
 }
 export interface IdentifyArgs extends EventIdentity {
   distinctId?: string;
@@ -146,7 +146,16 @@ export class PostHog {
   /** Queue an event. In a mutation it commits or rolls back with the mutation. */
   async capture(ctx: RunMutationCtx, args: CaptureArgs): Promise<void> {
     const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
-    await this.enqueue(ctx, buildCaptureMessage({ ...args, distinctId }, this.buildOptions()));
+    const { flags, sendFeatureFlags, ...event } = args;
+    let properties = event.properties;
+    if (flags !== undefined || sendFeatureFlags) {
+      // As posthog-node: a snapshot wins over sendFeatureFlags, and the caller's own
+      // $feature/* properties win over computed ones.
+      const snapshot = flags ?? (await this.evaluateFlags(ctx as unknown as RunQueryCtx, { distinctId, groups: stringGroups(event.groups) }));
+      const values = Object.fromEntries(Object.entries(snapshot.flags).map(([key, r]) => [key, r.value!]));
+      properties = { ...flagProperties(values), ...properties };
+    }
+    await this.enqueue(ctx, buildCaptureMessage({ ...event, properties, distinctId }, this.buildOptions()));
   }
 
   async identify(ctx: RunMutationCtx, args: IdentifyArgs): Promise<void> {
@@ -194,9 +203,9 @@ export class PostHog {
     });
   }
 
-  // --- local feature flags (queries, mutations and actions) ---
+  // --- feature flags (queries, mutations and actions) ---
 
-  /** The flag's value (true/false or a variant key), or undefined if it cannot be decided locally. */
+  /** The flag's value (true/false or a variant key), or undefined if it cannot be decided. */
   async getFeatureFlag(ctx: RunQueryCtx, args: FlagArgs): Promise<FlagValue | undefined> {
     return (await this.getFeatureFlagResult(ctx, args)).value;
   }
@@ -206,8 +215,23 @@ export class PostHog {
   }
 
   /**
+   * Value, payload and the reason: why it has that value, or why it has none. In a mutation
+   * or action this read is an exposure: a `$feature_flag_called` event is queued (once per
+   * distinct id, flag, response and groups) unless `sendFeatureFlagEvents: false`.
+   */
+  async getFeatureFlagResult(ctx: RunQueryCtx, args: FlagArgs): Promise<FeatureFlagResult> {
+    const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined)); // "" is evaluated, as posthog-node
+    const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args);
+    if (canWrite(ctx) && (args.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvents ?? true)) {
+      await this.sendExposure(ctx, { ...args, distinctId }, decision!.facts);
+    }
+    return decision!.result;
+  }
+
+  /**
    * The payload for the flag's value: null when there is none, undefined when the flag
    * cannot be decided. With `matchValue`, the payload for that value without evaluating.
+   * Never an exposure, as in posthog-node.
    */
   async getFeatureFlagPayload(
     ctx: RunQueryCtx,
@@ -219,35 +243,56 @@ export class PostHog {
       ) as { state: string; found?: boolean; payload?: JsonType | null };
       return answer.state === "loaded" && answer.found ? (answer.payload ?? null) : undefined;
     }
-    return (await this.getFeatureFlagResult(ctx, args)).payload;
+    const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined));
+    const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args);
+    return decision!.result.payload;
   }
 
-  /** Value, payload and the reason: why it has that value, or why it has none. */
-  async getFeatureFlagResult(ctx: RunQueryCtx, args: FlagArgs): Promise<FeatureFlagResult> {
-    const [result] = await this.evaluateLocally(ctx, args, [args.key]);
-    return result!;
-  }
-
-  /** Every flag decidable locally (undecidable ones are left out), as { key: value }. */
+  /** Every decidable flag (undecidable ones are left out), as { key: value }. */
   async getAllFlags(ctx: RunQueryCtx, args: AllFlagsArgs = {}): Promise<Record<string, FlagValue>> {
     return (await this.getAllFlagsAndPayloads(ctx, args)).featureFlags;
   }
 
-  /** Values and payloads of every flag decidable locally; payloads only where truthy, as posthog-node. */
+  /** Values and payloads of every decidable flag; payloads only where truthy, as posthog-node. */
   async getAllFlagsAndPayloads(
     ctx: RunQueryCtx,
     args: AllFlagsArgs = {},
   ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
+    const snapshot = await this.evaluateFlags(ctx, args);
     const featureFlags: Record<string, FlagValue> = {};
     const featureFlagPayloads: Record<string, JsonType> = {};
-    const distinctId = await this.findDistinctId(ctx, args.distinctId);
-    if (distinctId === undefined) return { featureFlags, featureFlagPayloads }; // as posthog-node for ""
-    for (const result of await this.evaluateLocally(ctx, { ...args, distinctId }, args.flagKeys)) {
-      if (result.value === undefined) continue;
-      featureFlags[result.key] = result.value;
-      if (result.payload) featureFlagPayloads[result.key] = result.payload;
+    for (const [key, result] of Object.entries(snapshot.flags)) {
+      featureFlags[key] = result.value!;
+      if (result.payload) featureFlagPayloads[key] = result.payload;
     }
     return { featureFlags, featureFlagPayloads };
+  }
+
+  /**
+   * Evaluate flags once and keep the answers: read values from `snapshot.flags`, pass the
+   * snapshot to `capture({ flags })` to stamp `$feature/<key>` on an event with no further
+   * evaluation, or to `captureExposure` to record what was shown. Plain data: a query can
+   * return it to the client, which passes it to a mutation.
+   */
+  async evaluateFlags(ctx: RunQueryCtx, args: AllFlagsArgs = {}): Promise<FlagsSnapshot> {
+    const distinctId = await this.findDistinctId(ctx, args.distinctId);
+    const snapshot: FlagsSnapshot = { distinctId: distinctId ?? "", flags: {}, ...(args.groups ? { groups: args.groups } : {}) };
+    if (distinctId === undefined) return snapshot; // posthog-node answers {} without a distinct id
+    for (const { result } of await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args)) {
+      if (result.value !== undefined) snapshot.flags[result.key] = result;
+    }
+    return snapshot;
+  }
+
+  /**
+   * Record that a user saw a flag's value read in a query (queries cannot write): pass the
+   * result the query returned. Deduplicated like every exposure.
+   */
+  async captureExposure(
+    ctx: RunMutationCtx,
+    args: { distinctId: string; result: FeatureFlagResult; groups?: Record<string, string>; disableGeoip?: boolean },
+  ): Promise<void> {
+    await this.sendExposure(ctx, args, factsOf(args.result));
   }
 
   /**
@@ -265,19 +310,55 @@ export class PostHog {
     return await ctx.runAction(this.component.definitions.refresh, { ...this.destination(), personalApiKey, ...args });
   }
 
-  private async evaluateLocally(ctx: RunQueryCtx, args: FlagContext, keys: string[] | undefined): Promise<FeatureFlagResult[]> {
-    // As posthog-node, an explicit "" is evaluated like any other id.
-    const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined));
-    const context = encodeJson(
-      { distinctId, groups: args.groups, personProperties: args.personProperties, groupProperties: args.groupProperties },
+  /** Decide flags from the stored definitions. */
+  private async decide(
+    ctx: RunQueryCtx,
+    context: FlagContext & { distinctId: string },
+    keys: string[] | undefined,
+    _how: FlagReadOptions,
+  ): Promise<Decision[]> {
+    const encoded = encodeJson(
+      {
+        distinctId: context.distinctId,
+        groups: context.groups,
+        personProperties: context.personProperties,
+        groupProperties: context.groupProperties,
+      },
       "",
     );
-    const evaluation = JSON.parse(await ctx.runQuery(this.component.flags.evaluate, { context, keys })) as Evaluation;
+    const evaluation = JSON.parse(await ctx.runQuery(this.component.flags.evaluate, { context: encoded, keys })) as Evaluation;
     if (evaluation.state !== "loaded") {
       const reason = evaluation.state === "not_loaded" ? "definitions_not_loaded" : "quota_limited";
-      return (keys ?? []).map((key) => unresolvedResult(key, reason));
+      return (keys ?? []).map((key) => localDecision({ key, resolved: false, reason, serverRequired: false }));
     }
-    return evaluation.results.map(toFeatureFlagResult);
+    return evaluation.results.map(localDecision);
+  }
+
+  /** Queue a `$feature_flag_called` event unless the same exposure was already sent. */
+  private async sendExposure(
+    ctx: RunMutationCtx,
+    who: { distinctId: string; groups?: Record<string, string>; disableGeoip?: boolean },
+    facts: ExposureFacts,
+  ): Promise<void> {
+    const built = buildCaptureMessage(
+      {
+        distinctId: who.distinctId,
+        event: "$feature_flag_called",
+        properties: flagCalledProperties(facts),
+        groups: who.groups,
+        disableGeoip: who.disableGeoip,
+      },
+      this.buildOptions(),
+    );
+    const message = await this.runBeforeSend(built);
+    if (message === null) return;
+    await ctx.runMutation(this.component.exposures.record, {
+      destination: this.destination(),
+      message: encodeMessage(message),
+      dedupKey: exposureDedupKey(who.distinctId, facts.key, facts.response, who.groups),
+      ...(this.options.exposureDedupWindowMs !== undefined ? { dedupWindowMs: this.options.exposureDedupWindowMs } : {}),
+      ...this.deliveryArgs(),
+    });
   }
 
   // --- internals ---
@@ -368,21 +449,4 @@ export class PostHog {
 
 function readEnv(name: string): string | undefined {
   return typeof process === "undefined" ? undefined : process.env[name];
-}
-
-function unresolvedResult(key: string, reason: FlagReason, flagId?: number): FeatureFlagResult {
-  return { key, value: undefined, enabled: undefined, variant: undefined, payload: undefined, reason, ...(flagId !== undefined ? { flagId } : {}) };
-}
-
-function toFeatureFlagResult(result: FlagResult): FeatureFlagResult {
-  if (!result.resolved) return unresolvedResult(result.key, result.reason, result.flagId);
-  return {
-    key: result.key,
-    value: result.value,
-    enabled: result.value !== false,
-    variant: typeof result.value === "string" ? result.value : null,
-    payload: (result.payload ?? null) as JsonType | null,
-    reason: "evaluated_locally",
-    ...(result.flagId !== undefined ? { flagId: result.flagId } : {}),
-  };
 }

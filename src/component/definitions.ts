@@ -274,6 +274,7 @@ export const recordRefresh = internalMutation({
       lastHttpStatus: args.httpStatus,
       lastError: args.error,
       ...(args.confirmed ? { lastConfirmedAt: now } : {}),
+      ...(args.httpStatus === 200 && args.confirmed ? { lastLoadedAt: now } : {}),
       ...(args.etag !== undefined ? { etag: args.etag } : {}),
       ...(args.flagCount !== undefined ? { flagCount: args.flagCount } : {}),
       ...(args.cohortCount !== undefined ? { cohortCount: args.cohortCount } : {}),

@@ -14,6 +14,7 @@ import {
   type MutationCtx,
 } from "./_generated/server.js";
 import { postBatch } from "../core/batchTransport.js";
+import { forgetExpiredExposures } from "./exposures.js";
 import {
   deliverySettings,
   vDeliveryOptions,
@@ -78,6 +79,7 @@ export const kick = internalMutation({
   handler: async (ctx, { options }): Promise<null> => {
     const now = Date.now();
     await forgetPast(ctx, now);
+    await forgetExpiredExposures(ctx, now);
     const due = await ctx.db
       .query("events")
       .withIndex("by_status_due", (q) => q.eq("status", "pending").lte("nextAttemptAt", now))

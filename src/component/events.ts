@@ -1,12 +1,14 @@
 // The outbox's public face: enqueue (inside the caller's transaction), status, dead letters.
 import { ConvexError, v } from "convex/values";
-import { mutation, query } from "./_generated/server.js";
+import { mutation, query, type MutationCtx } from "./_generated/server.js";
 import { scheduleDelivery } from "./delivery.js";
 import {
   vDeadLetter,
   vDeliveryOptions,
   vDestination,
   type DeadLetter,
+  type DeliveryOptions,
+  type Destination,
 } from "./validators.js";
 
 /**
@@ -30,31 +32,41 @@ export const enqueue = mutation({
   },
   returns: v.null(),
   handler: async (ctx, { destination, message, options }) => {
-    const bytes = utf8.encode(message).length;
-    if (bytes > MAX_MESSAGE_BYTES) {
-      throw new ConvexError({
-        kind: "invalid_input",
-        message: `PostHog event is ${bytes} bytes once encoded; the most a Convex document can hold is ${MAX_MESSAGE_BYTES}`,
-      });
-    }
-    const parsed = parseMessage(message);
-    const now = Date.now();
-    const body = await ctx.db.insert("eventBodies", { message });
-    await ctx.db.insert("events", {
-      host: destination.host,
-      apiKey: destination.apiKey,
-      uuid: parsed.uuid,
-      event: parsed.event,
-      body,
-      bytes,
-      status: "pending",
-      nextAttemptAt: now,
-      attempts: 0,
-    });
-    await scheduleDelivery(ctx, now, options);
+    await enqueueMessage(ctx, destination, message, options);
     return null;
   },
 });
+
+/** Insert the outbox rows of one message and make sure a delivery is scheduled. */
+export async function enqueueMessage(
+  ctx: MutationCtx,
+  destination: Destination,
+  message: string,
+  options: DeliveryOptions | undefined,
+): Promise<void> {
+  const bytes = utf8.encode(message).length;
+  if (bytes > MAX_MESSAGE_BYTES) {
+    throw new ConvexError({
+      kind: "invalid_input",
+      message: `PostHog event is ${bytes} bytes once encoded; the most a Convex document can hold is ${MAX_MESSAGE_BYTES}`,
+    });
+  }
+  const parsed = parseMessage(message);
+  const now = Date.now();
+  const body = await ctx.db.insert("eventBodies", { message });
+  await ctx.db.insert("events", {
+    host: destination.host,
+    apiKey: destination.apiKey,
+    uuid: parsed.uuid,
+    event: parsed.event,
+    body,
+    bytes,
+    status: "pending",
+    nextAttemptAt: now,
+    attempts: 0,
+  });
+  await scheduleDelivery(ctx, now, options);
+}
 
 function parseMessage(message: string): { uuid: string; event: string } {
   let parsed: unknown;

@@ -103,6 +103,17 @@ export default defineSchema({
     available: v.boolean(),
   }),
 
+  /**
+   * Exposures already sent: one row per (distinct id, flag, response, groups) key, kept for
+   * the dedup window. Expired rows are deleted by delivery kicks, which bounds the table.
+   */
+  exposures: defineTable({
+    dedupKey: v.string(),
+    expiresAt: v.number(),
+  })
+    .index("by_key", ["dedupKey"])
+    .index("by_expiresAt", ["expiresAt"]),
+
   /** Singleton written by every refresh and read by `status` and refreshes, never by evaluation. */
   refreshState: defineTable({
     etag: v.optional(v.string()),
@@ -114,6 +125,8 @@ export default defineSchema({
     lastError: v.optional(v.string()),
     /** Last time PostHog confirmed our definitions (200 applied or 304). */
     lastConfirmedAt: v.optional(v.number()),
+    /** Last time definitions were fetched and applied (a 200): the exposure events' loaded-at. */
+    lastLoadedAt: v.optional(v.number()),
     flagCount: v.optional(v.number()),
     cohortCount: v.optional(v.number()),
   }),

@@ -11,6 +11,7 @@
 import type * as definitions from "../definitions.js";
 import type * as delivery from "../delivery.js";
 import type * as events from "../events.js";
+import type * as exposures from "../exposures.js";
 import type * as flags from "../flags.js";
 import type * as status from "../status.js";
 import type * as validators from "../validators.js";
@@ -26,6 +27,7 @@ const fullApi: ApiFromModules<{
   definitions: typeof definitions;
   delivery: typeof delivery;
   events: typeof events;
+  exposures: typeof exposures;
   flags: typeof flags;
   status: typeof status;
   validators: typeof validators;

@@ -113,6 +113,27 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         Name
       >;
     };
+    exposures: {
+      record: FunctionReference<
+        "mutation",
+        "internal",
+        {
+          dedupKey: string;
+          dedupWindowMs?: number;
+          destination: { apiKey: string; host: string };
+          message: string;
+          options?: {
+            batchSize?: number;
+            flushDelayMs?: number;
+            requestTimeoutMs?: number;
+            retryInitialDelayMs?: number;
+            retryMaxDelayMs?: number;
+          };
+        },
+        boolean,
+        Name
+      >;
+    };
     flags: {
       evaluate: FunctionReference<
         "query",

@@ -61,3 +61,43 @@ export const flagResult = query({
   args: { key: v.string(), context: v.string() },
   handler: async (ctx, args) => JSON.stringify(await posthog.getFeatureFlagResult(ctx, { key: args.key, ...context(args.context) })),
 });
+
+/** A flag read in a mutation: an exposure unless sendFeatureFlagEvents is false. */
+export const readFlagInMutation = mutation({
+  args: { key: v.string(), context: v.string(), sendFeatureFlagEvents: v.optional(v.boolean()), payloadOnly: v.optional(v.boolean()) },
+  handler: async (ctx, args) => {
+    const flagArgs = { key: args.key, ...context(args.context), sendFeatureFlagEvents: args.sendFeatureFlagEvents };
+    if (args.payloadOnly) return JSON.stringify(await posthog.getFeatureFlagPayload(ctx, flagArgs));
+    return JSON.stringify(await posthog.getFeatureFlagResult(ctx, flagArgs));
+  },
+});
+
+const quiet = new PostHog(components.posthog, { sendFeatureFlagEvents: false });
+export const readFlagQuietClient = mutation({
+  args: { key: v.string(), distinctId: v.string() },
+  handler: async (ctx, args) => await quiet.getFeatureFlag(ctx, args),
+});
+
+/** What a query hands the browser: a snapshot of flags, returned as JSON. */
+export const snapshot = query({
+  args: { context: v.string() },
+  handler: async (ctx, args) => JSON.stringify(await posthog.evaluateFlags(ctx, context(args.context))),
+});
+
+/** The browser reports what it showed: an exposure recorded from a query's result. */
+export const reportExposure = mutation({
+  args: { distinctId: v.string(), resultJson: v.string() },
+  handler: async (ctx, args) => await posthog.captureExposure(ctx, { distinctId: args.distinctId, result: JSON.parse(args.resultJson) }),
+});
+
+/** Capture an event stamped with flags: from a snapshot, or evaluated now. */
+export const captureWithFlags = mutation({
+  args: { distinctId: v.string(), event: v.string(), snapshotJson: v.optional(v.string()), propertiesJson: v.optional(v.string()) },
+  handler: async (ctx, args) =>
+    await posthog.capture(ctx, {
+      distinctId: args.distinctId,
+      event: args.event,
+      properties: args.propertiesJson ? JSON.parse(args.propertiesJson) : undefined,
+      ...(args.snapshotJson ? { flags: JSON.parse(args.snapshotJson) } : { sendFeatureFlags: true }),
+    }),
+});

@@ -1,0 +1,96 @@
+// Flag results as the client hands them to apps, and the facts an exposure event carries.
+import type { ExposureFacts } from "../core/exposures.js";
+import type { FlagResult, FlagValue } from "../core/flags/index.js";
+
+/** Any JSON value: what a flag payload can be. */
+export type JsonType = string | number | boolean | null | JsonType[] | { [key: string]: JsonType };
+
+/** Why a flag has the value it has, or why it has none. */
+export type FlagReason =
+  | "evaluated_locally"
+  /** No definitions stored yet: refreshFlagDefinitions has not succeeded. */
+  | "definitions_not_loaded"
+  /** PostHog answered 402 to the last refresh: no flag is evaluated locally. */
+  | "quota_limited"
+  | "unknown_flag"
+  | "experience_continuity"
+  | "missing_context"
+  | "unsupported_definition"
+  | "unresolved_dependency";
+
+export interface FeatureFlagResult {
+  key: string;
+  /** The flag's value; undefined when it could not be decided (see reason). */
+  value: FlagValue | undefined;
+  enabled: boolean | undefined;
+  /** The variant key for a multivariate flag, null for a boolean one. */
+  variant: string | null | undefined;
+  /** Parsed payload for the value; null when the flag has none for it. */
+  payload: JsonType | null | undefined;
+  reason: FlagReason;
+  /** PostHog's id of the flag, when its definition is known. */
+  flagId?: number;
+  /** Whether the flag belongs to an experiment, when known. */
+  hasExperiment?: boolean;
+}
+
+/** Flags evaluated once for one person: see PostHog.evaluateFlags. */
+export interface FlagsSnapshot {
+  distinctId: string;
+  groups?: Record<string, string>;
+  /** Decided flags only. */
+  flags: Record<string, FeatureFlagResult>;
+}
+
+/** A result and what its exposure event says about it. */
+export interface Decision {
+  result: FeatureFlagResult;
+  facts: ExposureFacts;
+}
+
+export function localDecision(result: FlagResult | { key: string; resolved: false; reason: FlagReason; serverRequired: boolean; flagId?: number }): Decision {
+  const converted = toFeatureFlagResult(result);
+  return { result: converted, facts: factsOf(converted) };
+}
+
+function toFeatureFlagResult(
+  result: FlagResult | { key: string; resolved: false; reason: FlagReason; serverRequired: boolean; flagId?: number },
+): FeatureFlagResult {
+  const known = {
+    ...(result.flagId !== undefined ? { flagId: result.flagId } : {}),
+    ...("hasExperiment" in result && result.hasExperiment !== undefined ? { hasExperiment: result.hasExperiment } : {}),
+  };
+  if (!result.resolved) {
+    return { key: result.key, value: undefined, enabled: undefined, variant: undefined, payload: undefined, reason: result.reason, ...known };
+  }
+  return {
+    key: result.key,
+    value: result.value,
+    enabled: result.value !== false,
+    variant: typeof result.value === "string" ? result.value : null,
+    payload: (result.payload ?? null) as JsonType | null,
+    reason: "evaluated_locally",
+    ...known,
+  };
+}
+
+/** What posthog-node's exposure event says about a locally evaluated (or undecided) flag. */
+export function factsOf(result: FeatureFlagResult): ExposureFacts {
+  const local = result.reason === "evaluated_locally";
+  return {
+    key: result.key,
+    response: result.value,
+    locallyEvaluated: local,
+    ...(local ? { flagId: result.flagId, reason: "Evaluated locally", hasExperiment: result.hasExperiment, evaluatedAt: Date.now() } : {}),
+  };
+}
+
+/** Queries cannot write, so exposures are sent only from mutations and actions. */
+export function canWrite(ctx: object): ctx is { runMutation: never } & object {
+  return "runMutation" in ctx;
+}
+
+/** Flag evaluation takes group keys as strings. */
+export function stringGroups(groups: Record<string, string | number> | undefined): Record<string, string> | undefined {
+  return groups ? Object.fromEntries(Object.entries(groups).map(([type, key]) => [type, String(key)])) : undefined;
+}
