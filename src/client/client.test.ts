@@ -1,22 +1,10 @@
 // The client: keys and host resolution, bad input, hooks, identify callback.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
-import { startLocalPostHog, type LocalPostHog } from "../local-server/server.js";
+import { describe, expect, test, vi } from "vitest";
 import { api } from "../testing/app/_generated/api.js";
-import { initTestApp } from "../testing/setup.js";
 
-let server: LocalPostHog;
-beforeAll(async () => {
-  server = await startLocalPostHog();
-});
-afterAll(async () => await server.close());
-beforeEach(() => {
-  vi.stubEnv("POSTHOG_API_KEY", "phc_client");
-  vi.stubEnv("POSTHOG_HOST", server.url);
-});
-afterEach(() => {
-  server.reset();
-  vi.unstubAllEnvs();
-});
+const server = useLocalPostHog({ POSTHOG_API_KEY: "phc_client" });
+import { initTestApp, useLocalPostHog } from "../testing/setup.js";
+
 
 type T = ReturnType<typeof initTestApp>;
 async function flushAndReceive(t: T) {

@@ -1,11 +1,12 @@
 // Exposure events ($feature_flag_called) and flags stamped on events.
 import { PostHog as PostHogNode } from "posthog-node";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
-import { startLocalPostHog, type LocalPostHog } from "../local-server/server.js";
+import { beforeEach, describe, expect, test } from "vitest";
 import { api } from "../testing/app/_generated/api.js";
-import { initTestApp } from "../testing/setup.js";
+import { initTestApp, useLocalPostHog } from "../testing/setup.js";
+
 
 const TOKEN = "phc_exposures";
+const server = useLocalPostHog({ POSTHOG_API_KEY: TOKEN, POSTHOG_PERSONAL_API_KEY: "phx_exposures" });
 const definitions = {
   flags: [
     { id: 21, key: "beta", active: true, has_experiment: true, filters: { groups: [{ properties: [{ key: "plan", type: "person", value: "pro" }], rollout_percentage: 100 }] } },
@@ -21,21 +22,7 @@ const definitions = {
   cohorts: {},
 };
 
-let server: LocalPostHog;
-beforeAll(async () => {
-  server = await startLocalPostHog();
-});
-afterAll(async () => await server.close());
-beforeEach(() => {
-  server.setDefinitions(definitions, { token: TOKEN });
-  vi.stubEnv("POSTHOG_API_KEY", TOKEN);
-  vi.stubEnv("POSTHOG_HOST", server.url);
-  vi.stubEnv("POSTHOG_PERSONAL_API_KEY", "phx_exposures");
-});
-afterEach(() => {
-  server.reset();
-  vi.unstubAllEnvs();
-});
+beforeEach(() => server.setDefinitions(definitions, { token: TOKEN }));
 
 type T = ReturnType<typeof initTestApp>;
 async function ready(): Promise<T> {

@@ -1,18 +1,13 @@
 // What refreshes write, seen from the component's own tables: one row per definition, only
 // changed rows rewritten, nothing of the personal API key anywhere, reads limited to what a
 // flag needs.
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { startLocalPostHog, type LocalPostHog } from "../local-server/server.js";
+import { expect, test } from "vitest";
 import { api } from "./_generated/api.js";
-import { initComponent } from "../testing/setup.js";
+import { initComponent, useLocalPostHog } from "../testing/setup.js";
 
 const TOKEN = "phc_rows";
 const PERSONAL_KEY = "phx_never_store_me";
-let server: LocalPostHog;
-beforeAll(async () => {
-  server = await startLocalPostHog();
-});
-afterAll(async () => await server.close());
+const server = useLocalPostHog();
 
 const flag = (key: string, rollout: number, extra: Record<string, unknown> = {}) => ({
   id: 1,

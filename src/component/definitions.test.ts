@@ -1,27 +1,14 @@
 // Refreshing flag definitions: every PostHog answer, what is kept, cleared or replaced, and
 // what status reports. Definitions are served by the local PostHog-compatible server.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
-import { startLocalPostHog, type LocalPostHog } from "../local-server/server.js";
+import { describe, expect, test, vi } from "vitest";
 import { api } from "../testing/app/_generated/api.js";
-import { initTestApp } from "../testing/setup.js";
+
+import { initTestApp, useLocalPostHog } from "../testing/setup.js";
 
 const TOKEN = "phc_flags";
 const PERSONAL_KEY = "phx_secret_personal_key";
+const server = useLocalPostHog({ POSTHOG_API_KEY: TOKEN, POSTHOG_PERSONAL_API_KEY: PERSONAL_KEY });
 
-let server: LocalPostHog;
-beforeAll(async () => {
-  server = await startLocalPostHog();
-});
-afterAll(async () => await server.close());
-beforeEach(() => {
-  vi.stubEnv("POSTHOG_API_KEY", TOKEN);
-  vi.stubEnv("POSTHOG_HOST", server.url);
-  vi.stubEnv("POSTHOG_PERSONAL_API_KEY", PERSONAL_KEY);
-});
-afterEach(() => {
-  server.reset();
-  vi.unstubAllEnvs();
-});
 
 const flag = (key: string, rollout = 100, extra: Record<string, unknown> = {}) => ({
   id: key.length,

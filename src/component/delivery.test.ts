@@ -1,23 +1,11 @@
 // The capture pipeline end to end: the test app's mutations capture through the client,
 // the component delivers to the local PostHog-compatible server over real HTTP.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
-import { startLocalPostHog, type LocalPostHog } from "../local-server/server.js";
+import { describe, expect, test, vi } from "vitest";
 import { api } from "../testing/app/_generated/api.js";
-import { FAST_DELIVERY, initTestApp, waitFor } from "../testing/setup.js";
 
-let server: LocalPostHog;
-beforeAll(async () => {
-  server = await startLocalPostHog();
-});
-afterAll(async () => await server.close());
-beforeEach(() => {
-  vi.stubEnv("POSTHOG_API_KEY", "phc_delivery");
-  vi.stubEnv("POSTHOG_HOST", server.url);
-});
-afterEach(() => {
-  server.reset();
-  vi.unstubAllEnvs();
-});
+const server = useLocalPostHog({ POSTHOG_API_KEY: "phc_delivery" });
+import { FAST_DELIVERY, initTestApp, useLocalPostHog, waitFor } from "../testing/setup.js";
+
 
 type T = ReturnType<typeof initTestApp>;
 const drained = (t: T) => async () => {

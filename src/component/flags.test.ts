@@ -1,28 +1,15 @@
 // Local evaluation through the whole stack: definitions refreshed from the local server into
 // the component, read by the client inside queries and mutations.
 import vectorsJson from "../testing/fixtures/conformance-vectors.json?raw";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
-import { startLocalPostHog, type LocalPostHog } from "../local-server/server.js";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { api } from "../testing/app/_generated/api.js";
-import { initTestApp } from "../testing/setup.js";
+import { initTestApp, useLocalPostHog } from "../testing/setup.js";
+
 import { INCONCLUSIVE, sameJson, type VectorFile } from "../testing/conformance.js";
 
 const TOKEN = "phc_eval";
-let server: LocalPostHog;
-beforeAll(async () => {
-  server = await startLocalPostHog();
-});
-afterAll(async () => await server.close());
-beforeEach(() => {
-  vi.stubEnv("POSTHOG_API_KEY", TOKEN);
-  vi.stubEnv("POSTHOG_HOST", server.url);
-  vi.stubEnv("POSTHOG_PERSONAL_API_KEY", "phx_eval");
-});
-afterEach(() => {
-  server.reset();
-  vi.unstubAllEnvs();
-  vi.useRealTimers();
-});
+const server = useLocalPostHog({ POSTHOG_API_KEY: TOKEN, POSTHOG_PERSONAL_API_KEY: "phx_eval" });
+afterEach(() => vi.useRealTimers());
 
 type T = ReturnType<typeof initTestApp>;
 async function load(t: T, definitions: unknown) {

@@ -1,14 +1,9 @@
 // Crash safety: a sender that dies holding events must not strand them.
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { startLocalPostHog, type LocalPostHog } from "../local-server/server.js";
+import { expect, test } from "vitest";
 import { api, internal } from "./_generated/api.js";
-import { initComponent, waitFor } from "../testing/setup.js";
+import { initComponent, useLocalPostHog, waitFor } from "../testing/setup.js";
 
-let server: LocalPostHog;
-beforeAll(async () => {
-  server = await startLocalPostHog();
-});
-afterAll(async () => await server.close());
+const server = useLocalPostHog();
 
 const message = (i: number) =>
   JSON.stringify({

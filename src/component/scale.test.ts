@@ -1,23 +1,12 @@
 // A large project: 5,000 flags and 500 cohorts refresh and evaluate within Convex's
 // transaction limits (convex-test enforces them with transactionLimits: true).
-import { afterAll, beforeAll, expect, test, vi } from "vitest";
-import { startLocalPostHog, type LocalPostHog } from "../local-server/server.js";
+import { expect, test } from "vitest";
 import { api } from "../testing/app/_generated/api.js";
-import { initTestApp } from "../testing/setup.js";
+import { initTestApp, useLocalPostHog } from "../testing/setup.js";
 import { FlagEvaluator } from "../core/flags/index.js";
 import { definitionSourceFromResponse, type DefinitionsResponse } from "../testing/conformance.js";
 
-let server: LocalPostHog;
-beforeAll(async () => {
-  server = await startLocalPostHog();
-  vi.stubEnv("POSTHOG_API_KEY", "phc_scale");
-  vi.stubEnv("POSTHOG_HOST", server.url);
-  vi.stubEnv("POSTHOG_PERSONAL_API_KEY", "phx_scale");
-});
-afterAll(async () => {
-  vi.unstubAllEnvs();
-  await server.close();
-});
+const server = useLocalPostHog({ POSTHOG_API_KEY: "phc_scale", POSTHOG_PERSONAL_API_KEY: "phx_scale" });
 
 /** A realistic large project: varied conditions, cohorts that nest, some dependencies. */
 function largeProject(flagCount: number, cohortCount: number): DefinitionsResponse {

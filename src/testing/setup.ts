@@ -2,6 +2,8 @@
 // Shared test setup: a convex-test instance of the test app with the component registered,
 // and polling helpers that wait on real time (deliveries run on real timers).
 import { convexTest } from "convex-test";
+import { afterAll, afterEach, beforeAll, beforeEach, vi } from "vitest";
+import { startLocalPostHog, type LocalPostHog } from "../local-server/server.js";
 import { register } from "../test.js";
 import componentSchema from "../component/schema.js";
 import schema from "./app/schema.js";
@@ -38,3 +40,25 @@ export const FAST_DELIVERY = {
   retryInitialDelayMs: 20,
   retryMaxDelayMs: 200,
 };
+
+/**
+ * A local PostHog-compatible server for the test file: started once, reset after each
+ * test, with POSTHOG_HOST pointing at it and `env` set for every test.
+ */
+export function useLocalPostHog(env: Record<string, string> = {}): LocalPostHog {
+  let instance: LocalPostHog | undefined;
+  beforeAll(async () => {
+    instance = await startLocalPostHog();
+  });
+  afterAll(async () => await instance?.close());
+  beforeEach(() => {
+    vi.stubEnv("POSTHOG_HOST", instance!.url);
+    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+  });
+  afterEach(() => {
+    instance!.reset();
+    vi.unstubAllEnvs();
+  });
+  // The server exists only once beforeAll ran; tests reach it through this stand-in.
+  return new Proxy({} as LocalPostHog, { get: (_, name) => instance![name as keyof LocalPostHog] });
+}
