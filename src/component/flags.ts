@@ -18,8 +18,11 @@ import {
 /** Why nothing could be evaluated at all. */
 export type DefinitionsState = "loaded" | "not_loaded" | "quota_limited";
 
+/** A result, marked when an undecided flag is one PostHog evaluates only in clients. */
+export type EvaluatedFlag = FlagResult & { clientOnly?: boolean };
+
 /** What `evaluate` returns, as JSON text (payloads and properties may hold `$` keys). */
-export type Evaluation = { state: "not_loaded" | "quota_limited" } | { state: "loaded"; results: FlagResult[] };
+export type Evaluation = { state: "not_loaded" | "quota_limited" } | { state: "loaded"; results: EvaluatedFlag[] };
 
 export const evaluate = query({
   args: {
@@ -36,7 +39,12 @@ export const evaluate = query({
     await loader.loadWithDependencies(keys);
     const context = JSON.parse(args.context) as Omit<EvaluationContext, "now">;
     const evaluator = new FlagEvaluator(loader.source(), { ...context, now: Date.now() });
-    const results = keys.map((key) => evaluator.evaluate(key));
+    const results: EvaluatedFlag[] = keys.map((key) => {
+      const result = evaluator.evaluate(key);
+      // posthog-node never asks the server about flags that only clients evaluate.
+      const clientOnly = !result.resolved && loader.source().flag(key)?.evaluation_runtime === "client";
+      return clientOnly ? { ...result, clientOnly } : result;
+    });
     return JSON.stringify({ state: "loaded", results } satisfies Evaluation);
   },
 });

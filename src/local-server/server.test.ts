@@ -286,12 +286,17 @@ describe("flag definitions", () => {
 });
 
 describe("/flags", () => {
-  test("answers an empty v2 response by default and records the body", async () => {
+  test("without definitions, answers an empty v2 response by default and records the body", async () => {
     const body = { token: KEY, distinct_id: "u1", groups: {}, person_properties: {}, group_properties: {} };
     const res = await post("/flags/?v=2", body);
 
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ flags: {}, errorsWhileComputingFlags: false, requestId: expect.any(String) });
+    expect(await res.json()).toEqual({
+      flags: {},
+      errorsWhileComputingFlags: false,
+      requestId: expect.any(String),
+      evaluatedAt: expect.any(Number),
+    });
     expect(server.requests()[0]).toMatchObject({ path: "/flags/", query: "v=2", apiKey: KEY, body });
   });
 

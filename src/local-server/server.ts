@@ -8,9 +8,10 @@ import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
+import { evaluateFlagsRequest } from "./flagsEndpoint.js";
 
 export interface LocalPostHogOptions {
   /** 0 = a random free port. Default 0. */
@@ -26,7 +27,8 @@ export interface LocalPostHogOptions {
   /**
    * Answers POST /flags when no canned response was set with setFlagsResponse.
    * Receives the parsed request body and the definitions that GET /flags/definitions would
-   * serve for the body's token (parsed JSON).
+   * serve for the body's token (parsed JSON). Default: evaluateFlagsRequest (flagsEndpoint.ts),
+   * a v2 answer computed from those definitions.
    */
   evaluateFlags?: (body: any, definitions: unknown) => unknown;
 }
@@ -572,10 +574,10 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
     let response: unknown;
     if (canned !== undefined) {
       response = typeof canned === "function" ? (canned as (body: unknown) => unknown)(body) : canned;
-    } else if (options.evaluateFlags !== undefined) {
-      response = options.evaluateFlags(body, JSON.parse(definitionsFor(token).text));
     } else {
-      response = { flags: {}, errorsWhileComputingFlags: false, requestId: randomUUID() };
+      // Default: evaluate the definitions served for this token, as PostHog's v2 /flags would.
+      const evaluate = options.evaluateFlags ?? evaluateFlagsRequest;
+      response = evaluate(body, JSON.parse(definitionsFor(token).text));
     }
     send(res, record, 200, JSON.stringify(response));
   }
