@@ -42,7 +42,8 @@ test("sign-up sends identify, alias and groupidentify; a failed charge sends an 
   const t = initConvexTest();
   await t.mutation(api.orders.signUp, { anonymousId: "anon-1", customerId: "c2", email: "c2@example.com", company: "acme" });
   expect(await t.action(api.orders.chargeCard, { customerId: "c2", amount: 5 })).toBe(false);
-  expect(await t.action(api.orders.flushAnalytics, {})).toEqual({ delivered: 4, retrying: 0, deadLettered: 0 });
+  await t.action(api.orders.flushAnalytics, {});
+  await delivered(t); // a scheduled delivery may have taken some of them first
   const events = posthogServer.events("phc_example");
   expect(events.map((e) => e.event)).toEqual(["$identify", "$create_alias", "$groupidentify", "$exception"]);
   expect(events[0].properties).toMatchObject({ $set: { email: "c2@example.com" }, $anon_distinct_id: "anon-1" });

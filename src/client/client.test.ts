@@ -3,12 +3,12 @@ import { describe, expect, test, vi } from "vitest";
 import { api } from "../testing/app/_generated/api.js";
 
 const server = useLocalPostHog({ POSTHOG_API_KEY: "phc_client" });
-import { initTestApp, useLocalPostHog } from "../testing/setup.js";
+import { flushAndDrain, initTestApp, useLocalPostHog } from "../testing/setup.js";
 
 
 type T = ReturnType<typeof initTestApp>;
 async function flushAndReceive(t: T) {
-  await t.action(api.events.flush, {});
+  await flushAndDrain(t);
   return server.events();
 }
 

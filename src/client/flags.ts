@@ -1,6 +1,7 @@
 // Flag results as the client hands them to apps, and the facts an exposure event carries.
 import type { ExposureFacts } from "../core/exposures.js";
 import type { FlagResult, FlagValue } from "../core/flags/index.js";
+import { remoteFlagError, type RemoteFlagsResult } from "../core/remoteFlags.js";
 
 /** Any JSON value: what a flag payload can be. */
 export type JsonType = string | number | boolean | null | JsonType[] | { [key: string]: JsonType };
@@ -8,6 +9,12 @@ export type JsonType = string | number | boolean | null | JsonType[] | { [key: s
 /** Why a flag has the value it has, or why it has none. */
 export type FlagReason =
   | "evaluated_locally"
+  /** Decided by PostHog's /flags endpoint (remote evaluation, or an action's fallback). */
+  | "evaluated_remotely"
+  /** PostHog's /flags answer did not include the flag. */
+  | "flag_missing"
+  /** PostHog's /flags endpoint could not be reached or failed (timeout, network, 5xx...). */
+  | "remote_error"
   /** No definitions stored yet: refreshFlagDefinitions has not succeeded. */
   | "definitions_not_loaded"
   /** PostHog answered 402 to the last refresh: no flag is evaluated locally. */
@@ -46,11 +53,52 @@ export interface FlagsSnapshot {
 export interface Decision {
   result: FeatureFlagResult;
   facts: ExposureFacts;
+  /** Undecided locally, but only clients evaluate it: never worth asking PostHog. */
+  clientOnly?: boolean;
 }
 
-export function localDecision(result: FlagResult | { key: string; resolved: false; reason: FlagReason; serverRequired: boolean; flagId?: number }): Decision {
+/** One flag's answer from PostHog's /flags endpoint, as a result and exposure facts. */
+export function remoteDecision(key: string, answer: RemoteFlagsResult): Decision {
+  const error = remoteFlagError(answer, key);
+  const flag = answer.ok ? answer.flags[key] : undefined;
+  const common = { locallyEvaluated: false, ...(error ? { error } : {}) };
+  if (!answer.ok || flag === undefined) {
+    const reason: FlagReason = !answer.ok ? "remote_error" : answer.quotaLimited ? "quota_limited" : "flag_missing";
+    return {
+      result: { key, value: undefined, enabled: undefined, variant: undefined, payload: undefined, reason },
+      facts: { key, response: undefined, ...common, ...(answer.ok ? { requestId: answer.requestId, evaluatedAt: answer.evaluatedAt } : {}) },
+    };
+  }
+  return {
+    result: {
+      key,
+      value: flag.value,
+      enabled: flag.enabled,
+      variant: flag.variant,
+      payload: (flag.payload ?? null) as JsonType | null,
+      reason: "evaluated_remotely",
+      ...(flag.id !== undefined ? { flagId: flag.id } : {}),
+      ...(flag.hasExperiment !== undefined ? { hasExperiment: flag.hasExperiment } : {}),
+    },
+    facts: {
+      key,
+      response: flag.value,
+      ...common,
+      flagId: flag.id,
+      flagVersion: flag.version,
+      reason: flag.reason,
+      hasExperiment: flag.hasExperiment,
+      requestId: answer.requestId,
+      evaluatedAt: answer.evaluatedAt,
+    },
+  };
+}
+
+export function localDecision(
+  result: (FlagResult & { clientOnly?: boolean }) | { key: string; resolved: false; reason: FlagReason; serverRequired: boolean; flagId?: number },
+): Decision {
   const converted = toFeatureFlagResult(result);
-  return { result: converted, facts: factsOf(converted) };
+  return { result: converted, facts: factsOf(converted), ...("clientOnly" in result && result.clientOnly ? { clientOnly: true } : {}) };
 }
 
 function toFeatureFlagResult(
@@ -76,6 +124,9 @@ function toFeatureFlagResult(
 
 /** What posthog-node's exposure event says about a locally evaluated (or undecided) flag. */
 export function factsOf(result: FeatureFlagResult): ExposureFacts {
+  if (result.reason === "evaluated_remotely") {
+    return { key: result.key, response: result.value, locallyEvaluated: false, flagId: result.flagId, hasExperiment: result.hasExperiment };
+  }
   const local = result.reason === "evaluated_locally";
   return {
     key: result.key,
@@ -83,6 +134,11 @@ export function factsOf(result: FeatureFlagResult): ExposureFacts {
     locallyEvaluated: local,
     ...(local ? { flagId: result.flagId, reason: "Evaluated locally", hasExperiment: result.hasExperiment, evaluatedAt: Date.now() } : {}),
   };
+}
+
+/** Only actions can make network requests. */
+export function canFetch(ctx: object): boolean {
+  return "runAction" in ctx;
 }
 
 /** Queries cannot write, so exposures are sent only from mutations and actions. */

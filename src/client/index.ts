@@ -19,10 +19,13 @@ import { encodeJson } from "../core/json.js";
 import type { FlagValue } from "../core/flags/index.js";
 import type { Evaluation } from "../component/flags.js";
 import { exposureDedupKey, flagCalledProperties, flagProperties, type ExposureFacts } from "../core/exposures.js";
+import { fetchRemoteFlags, type RemoteFlagsResult } from "../core/remoteFlags.js";
 import {
+  canFetch,
   canWrite,
   factsOf,
   localDecision,
+  remoteDecision,
   stringGroups,
   type Decision,
   type FeatureFlagResult,
@@ -102,6 +105,10 @@ export interface PostHogOptions {
   sendFeatureFlagEvents?: boolean;
   /** How long a sent exposure suppresses the same one (default 7 days). */
   exposureDedupWindowMs?: number;
+  /** Timeout of a /flags request (remote evaluation), as posthog-node: default 3000 ms. */
+  featureFlagsRequestTimeoutMs?: number;
+  /** Delay before the one retry of a /flags request: default 3000 ms. */
+  featureFlagsRetryDelayMs?: number;
 }
 
 type Properties = Record<string, unknown>;
@@ -151,7 +158,10 @@ export class PostHog {
     if (flags !== undefined || sendFeatureFlags) {
       // As posthog-node: a snapshot wins over sendFeatureFlags, and the caller's own
       // $feature/* properties win over computed ones.
-      const snapshot = flags ?? (await this.evaluateFlags(ctx as unknown as RunQueryCtx, { distinctId, groups: stringGroups(event.groups) }));
+      // sendFeatureFlags: local when definitions are loaded (no request); otherwise, in an
+      // action, one /flags request, as posthog-node.
+      const snapshot =
+        flags ?? (await this.snapshot(ctx as unknown as RunQueryCtx, { distinctId, groups: stringGroups(event.groups) }, "capture"));
       const values = Object.fromEntries(Object.entries(snapshot.flags).map(([key, r]) => [key, r.value!]));
       properties = { ...flagProperties(values), ...properties };
     }
@@ -221,7 +231,7 @@ export class PostHog {
    */
   async getFeatureFlagResult(ctx: RunQueryCtx, args: FlagArgs): Promise<FeatureFlagResult> {
     const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined)); // "" is evaluated, as posthog-node
-    const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args);
+    const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
     if (canWrite(ctx) && (args.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvents ?? true)) {
       await this.sendExposure(ctx, { ...args, distinctId }, decision!.facts);
     }
@@ -244,7 +254,7 @@ export class PostHog {
       return answer.state === "loaded" && answer.found ? (answer.payload ?? null) : undefined;
     }
     const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined));
-    const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args);
+    const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
     return decision!.result.payload;
   }
 
@@ -258,7 +268,7 @@ export class PostHog {
     ctx: RunQueryCtx,
     args: AllFlagsArgs = {},
   ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
-    const snapshot = await this.evaluateFlags(ctx, args);
+    const snapshot = await this.snapshot(ctx, args, "all");
     const featureFlags: Record<string, FlagValue> = {};
     const featureFlagPayloads: Record<string, JsonType> = {};
     for (const [key, result] of Object.entries(snapshot.flags)) {
@@ -275,10 +285,14 @@ export class PostHog {
    * return it to the client, which passes it to a mutation.
    */
   async evaluateFlags(ctx: RunQueryCtx, args: AllFlagsArgs = {}): Promise<FlagsSnapshot> {
+    return await this.snapshot(ctx, args, "snapshot");
+  }
+
+  private async snapshot(ctx: RunQueryCtx, args: AllFlagsArgs, mode: "all" | "snapshot" | "capture"): Promise<FlagsSnapshot> {
     const distinctId = await this.findDistinctId(ctx, args.distinctId);
     const snapshot: FlagsSnapshot = { distinctId: distinctId ?? "", flags: {}, ...(args.groups ? { groups: args.groups } : {}) };
     if (distinctId === undefined) return snapshot; // posthog-node answers {} without a distinct id
-    for (const { result } of await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args)) {
+    for (const { result } of await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args, mode)) {
       if (result.value !== undefined) snapshot.flags[result.key] = result;
     }
     return snapshot;
@@ -310,12 +324,22 @@ export class PostHog {
     return await ctx.runAction(this.component.definitions.refresh, { ...this.destination(), personalApiKey, ...args });
   }
 
-  /** Decide flags from the stored definitions. */
+  /**
+   * Decide flags from the stored definitions, then, in an action, ask PostHog's /flags for
+   * what that left undecided, exactly when posthog-node would:
+   * - "one": a single flag read; any undecided flag is asked for by key.
+   * - "all": getAllFlags; one request when definitions are missing or a flag PostHog
+   *   evaluates server-side is undecided; PostHog's values then overwrite local ones.
+   * - "snapshot": evaluateFlags; local values stand, PostHog fills in the rest, and a
+   *   requested key with no local definition also asks.
+   * - "capture": sendFeatureFlags; asks only when there are no definitions at all.
+   */
   private async decide(
     ctx: RunQueryCtx,
     context: FlagContext & { distinctId: string },
     keys: string[] | undefined,
-    _how: FlagReadOptions,
+    how: FlagReadOptions,
+    mode: "one" | "all" | "snapshot" | "capture",
   ): Promise<Decision[]> {
     const encoded = encodeJson(
       {
@@ -327,11 +351,105 @@ export class PostHog {
       "",
     );
     const evaluation = JSON.parse(await ctx.runQuery(this.component.flags.evaluate, { context: encoded, keys })) as Evaluation;
-    if (evaluation.state !== "loaded") {
-      const reason = evaluation.state === "not_loaded" ? "definitions_not_loaded" : "quota_limited";
-      return (keys ?? []).map((key) => localDecision({ key, resolved: false, reason, serverRequired: false }));
+    const loaded = evaluation.state === "loaded";
+    const local = loaded
+      ? evaluation.results.map(localDecision)
+      : (keys ?? []).map((key) =>
+          localDecision({ key, resolved: false, reason: evaluation.state === "not_loaded" ? "definitions_not_loaded" : "quota_limited", serverRequired: false }),
+        );
+    if (how.onlyEvaluateLocally || !canFetch(ctx)) return local;
+    const noFlags = !loaded || (keys === undefined && local.length === 0);
+    const undecided = local.some((d) => d.result.value === undefined && !d.clientOnly);
+    const ask =
+      noFlags ||
+      (mode !== "capture" && undecided) ||
+      (mode === "snapshot" && local.some((d) => d.result.reason === "unknown_flag"));
+    if (!ask) return local;
+
+    const answer = await fetchRemoteFlags({
+      ...this.destination(),
+      distinctId: context.distinctId,
+      groups: context.groups,
+      personProperties: context.personProperties,
+      groupProperties: context.groupProperties,
+      disableGeoip: how.disableGeoip,
+      ...(mode === "one" ? { flagKeys: keys } : keys ? { flagKeys: keys } : {}),
+      ...this.remoteTimings(),
+    });
+    if (mode === "one") return local.map((d) => (d.result.value === undefined ? remoteDecision(d.result.key, answer) : d));
+    if (!answer.ok) return local;
+    const merged = new Map(local.map((d) => [d.result.key, d]));
+    for (const key of Object.keys(answer.flags)) {
+      const mine = merged.get(key);
+      if (mode === "snapshot" && mine?.result.value !== undefined) continue; // local stands
+      merged.set(key, remoteDecision(key, answer));
     }
-    return evaluation.results.map(localDecision);
+    return [...merged.values()];
+  }
+
+  private remoteTimings() {
+    return {
+      ...(this.options.featureFlagsRequestTimeoutMs !== undefined ? { timeoutMs: this.options.featureFlagsRequestTimeoutMs } : {}),
+      ...(this.options.featureFlagsRetryDelayMs !== undefined ? { retryDelayMs: this.options.featureFlagsRetryDelayMs } : {}),
+    };
+  }
+
+  // --- remote evaluation (actions) ---
+
+  /**
+   * One flag from PostHog's /flags endpoint: what PostHog knows that local evaluation
+   * cannot (experience continuity, static cohorts, stored properties). `null` when the
+   * flag does not exist or PostHog could not be reached. An exposure, like getFeatureFlag.
+   */
+  async evaluateFlag(ctx: RunActionCtx & RunMutationCtx, args: FlagArgs): Promise<FlagValue | null> {
+    return (await this.evaluateFlagResult(ctx, args)).value ?? null;
+  }
+
+  /** As evaluateFlag, with payload and the reason (evaluated_remotely, flag_missing, remote_error, quota_limited). */
+  async evaluateFlagResult(ctx: RunActionCtx & RunMutationCtx, args: FlagArgs): Promise<FeatureFlagResult> {
+    const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined));
+    const decision = remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key]));
+    if (args.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvents ?? true) {
+      await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
+    }
+    return decision.result;
+  }
+
+  /** The flag's payload from PostHog's /flags endpoint, or null. Never an exposure. */
+  async evaluateFlagPayload(ctx: RunActionCtx, args: FlagArgs): Promise<JsonType | null> {
+    const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined));
+    return remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key])).result.payload ?? null;
+  }
+
+  /** Every flag from one /flags request; empty maps when PostHog could not be reached. */
+  async evaluateAllFlags(
+    ctx: RunActionCtx,
+    args: AllFlagsArgs = {},
+  ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
+    const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined));
+    const answer = await this.askPostHog(distinctId, args, args.flagKeys);
+    const featureFlags: Record<string, FlagValue> = {};
+    const featureFlagPayloads: Record<string, JsonType> = {};
+    if (answer.ok) {
+      for (const [key, flag] of Object.entries(answer.flags)) {
+        featureFlags[key] = flag.value;
+        if (flag.enabled && flag.payload !== null && flag.payload !== undefined) featureFlagPayloads[key] = flag.payload as JsonType;
+      }
+    }
+    return { featureFlags, featureFlagPayloads };
+  }
+
+  private async askPostHog(distinctId: string, args: FlagContext & FlagReadOptions, flagKeys: string[] | undefined): Promise<RemoteFlagsResult> {
+    return await fetchRemoteFlags({
+      ...this.destination(),
+      distinctId,
+      groups: args.groups,
+      personProperties: args.personProperties,
+      groupProperties: args.groupProperties,
+      disableGeoip: args.disableGeoip,
+      ...(flagKeys ? { flagKeys } : {}),
+      ...this.remoteTimings(),
+    });
   }
 
   /** Queue a `$feature_flag_called` event unless the same exposure was already sent. */

@@ -7,6 +7,7 @@ import { startLocalPostHog, type LocalPostHog } from "../local-server/server.js"
 import { register } from "../test.js";
 import componentSchema from "../component/schema.js";
 import schema from "./app/schema.js";
+import { api } from "./app/_generated/api.js";
 
 const appModules = import.meta.glob("./app/**/*.ts");
 const componentModules = import.meta.glob("../component/**/*.ts");
@@ -61,4 +62,13 @@ export function useLocalPostHog(env: Record<string, string> = {}): LocalPostHog 
   });
   // The server exists only once beforeAll ran; tests reach it through this stand-in.
   return new Proxy({} as LocalPostHog, { get: (_, name) => instance![name as keyof LocalPostHog] });
+}
+
+/**
+ * Flush, then wait until nothing is pending: a delivery the slot scheduler started may
+ * hold some events while the flush runs, and those arrive a moment later.
+ */
+export async function flushAndDrain(t: ReturnType<typeof initTestApp>): Promise<void> {
+  await t.action(api.events.flush, {});
+  await waitFor("the outbox to drain", async () => (await t.query(api.events.status, {})).pending === 0);
 }

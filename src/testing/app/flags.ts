@@ -101,3 +101,40 @@ export const captureWithFlags = mutation({
       ...(args.snapshotJson ? { flags: JSON.parse(args.snapshotJson) } : { sendFeatureFlags: true }),
     }),
 });
+
+const remoteClient = (timeoutMs?: number) =>
+  new PostHog(components.posthog, { featureFlagsRequestTimeoutMs: timeoutMs, featureFlagsRetryDelayMs: 10 });
+
+/** Remote evaluation (actions): one of evaluateFlag, evaluateFlagResult, evaluateFlagPayload, evaluateAllFlags. */
+export const remote = action({
+  args: { method: v.string(), key: v.optional(v.string()), context: v.string(), flagKeys: v.optional(v.array(v.string())), timeoutMs: v.optional(v.number()) },
+  handler: async (ctx, args) => {
+    const posthog = remoteClient(args.timeoutMs);
+    const flagArgs = { key: args.key ?? "", ...context(args.context) };
+    switch (args.method) {
+      case "evaluateFlag":
+        return JSON.stringify(await posthog.evaluateFlag(ctx, flagArgs));
+      case "evaluateFlagResult":
+        return JSON.stringify(await posthog.evaluateFlagResult(ctx, flagArgs));
+      case "evaluateFlagPayload":
+        return JSON.stringify(await posthog.evaluateFlagPayload(ctx, flagArgs));
+      default:
+        return JSON.stringify(await posthog.evaluateAllFlags(ctx, { ...context(args.context), flagKeys: args.flagKeys }));
+    }
+  },
+});
+
+/** Local reads in an action, which fall back to PostHog for what local evaluation leaves undecided. */
+export const readInAction = action({
+  args: { method: v.string(), key: v.optional(v.string()), context: v.string(), onlyEvaluateLocally: v.optional(v.boolean()) },
+  handler: async (ctx, args) => {
+    const posthog = remoteClient();
+    const common = { ...context(args.context), onlyEvaluateLocally: args.onlyEvaluateLocally };
+    if (args.method === "getAllFlags") return JSON.stringify(await posthog.getAllFlags(ctx, common));
+    if (args.method === "captureWithFlags") {
+      await posthog.capture(ctx, { distinctId: common.distinctId ?? "u", event: "from action", sendFeatureFlags: true });
+      return JSON.stringify(await posthog.flush(ctx));
+    }
+    return JSON.stringify(await posthog.getFeatureFlagResult(ctx, { key: args.key ?? "", ...common }));
+  },
+});
