@@ -4,9 +4,6 @@
 // the local PostHog-compatible server, on real timers. See bench/README.md for what each
 // metric means and how to read the ratios.
 import { AsyncLocalStorage } from "node:async_hooks";
-import { readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import { fileURLToPath } from "node:url";
 import baselineTest from "@posthog/convex/test";
 import { convexTest } from "convex-test";
 import { anyApi, componentsGeneric, queryGeneric, type FunctionReference } from "convex/server";
@@ -15,10 +12,10 @@ import ourSchema from "../src/component/schema.js";
 import { startLocalPostHog, type LocalPostHog, type ReceivedEvent } from "../src/local-server/server.js";
 import { api } from "./app/_generated/api.js";
 import appSchema from "./app/schema.js";
+import { formatRatio, formatTable, machineInfo, percentile, sleep, writeResultsSection } from "./harness.js";
 
 const EVENTS = 1_000;
 const WARMUP_EVENTS = 20;
-const RESULTS_FILE = fileURLToPath(new URL("./results.json", import.meta.url));
 
 type ModuleMap = Record<string, () => Promise<unknown>>;
 const appModules: ModuleMap = import.meta.glob("./app/**/*.ts");
@@ -215,8 +212,6 @@ function stillScheduled(scheduled: Record<string, Scheduled>) {
   return Object.values(scheduled).flatMap((s) => s.pending);
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -307,11 +302,6 @@ async function run(system: System, server: LocalPostHog, scenario: Scenario, cou
 // ---------------------------------------------------------------------------------------
 // Reporting.
 // ---------------------------------------------------------------------------------------
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: number[], p: number) {
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
 interface Metric {
   name: string;
   unit: string;
@@ -349,18 +339,10 @@ function metrics(ours: RunResult, baseline: RunResult): Metric[] {
   });
 }
 
-function formatRatio(ratio: number | null) {
-  if (ratio === null) return "n/a";
-  if (ratio === 0) return "0";
-  return ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2);
-}
-
 function table(rows: Metric[]) {
   const header = ["metric", "unit", "convex-posthog", "@posthog/convex", "ours/baseline"];
   const body = rows.map((m) => [m.name, m.unit, String(m.ours), String(m.baseline), formatRatio(m.ratio)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+  return formatTable(header, body);
 }
 
 /** "events per request: how many requests", largest first. */
@@ -384,16 +366,6 @@ function details(r: RunResult) {
     scheduledFunctions: r.scheduled,
     executionsByFunction: r.counter.breakdown(),
   };
-}
-
-function writeResults(section: unknown) {
-  let existing: Record<string, unknown> = {};
-  try {
-    existing = JSON.parse(readFileSync(RESULTS_FILE, "utf8"));
-  } catch {
-    // no results yet (or unreadable): start a new file
-  }
-  writeFileSync(RESULTS_FILE, JSON.stringify({ ...existing, capture: section }, null, 2) + "\n");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -458,16 +430,9 @@ describe.skipIf(!process.env.CONVEX_POSTHOG_BENCH)("capture benchmark", () => {
       };
     }
 
-    writeResults({
+    writeResultsSection("capture", {
       date: new Date().toISOString(),
-      machine: {
-        node: process.version,
-        platform: `${os.platform()} ${os.release()}`,
-        arch: os.arch(),
-        cpus: os.cpus().length,
-        cpuModel: os.cpus()[0]?.model ?? "unknown",
-        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-      },
+      machine: machineInfo(),
       setup: {
         events: EVENTS,
         mutations: EVENTS,

@@ -85,8 +85,34 @@ async function main() {
   console.log("   new-checkout without a country:", unknown);
   console.log("   all flags:", await t.query(api.flags.allFlags, { customerId: "customer-42" }));
   console.log("   status.flags:", (await t.query(api.orders.analyticsStatus, {})).flags);
+
+  console.log("\n6. Remote evaluation, exposures and flags on events");
+  console.log("   personalizeOnboarding (an action; onboarding-flow needs PostHog, so it asks /flags):");
+  console.log("  ", await t.action(api.flags.personalizeOnboarding, { customerId: "customer-42" }));
+  await t.action(api.flags.personalizeOnboarding, { customerId: "customer-42" }); // same exposures again: deduplicated
+  await t.mutation(api.flags.checkoutShown, { customerId: "customer-7", country: "CA" });
+  await t.mutation(api.flags.checkoutFailed, { customerId: "customer-42", reason: "card declined", country: "US" });
+  await t.action(api.orders.flushAnalytics, {});
+  while ((await t.query(api.orders.analyticsStatus, {})).pending > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  const flagRequests = server.requests().filter((r) => r.path === "/flags/");
+  console.log(`   /flags requests: ${flagRequests.length} (bodies carry flag_keys_to_evaluate: ${flagRequests.map((r) => JSON.stringify((r.body as { flag_keys_to_evaluate?: string[] }).flag_keys_to_evaluate)).join(", ")})`);
+  const later = server.events().slice(events.length);
+  for (const e of later) {
+    const p = e.properties;
+    const detail =
+      e.event === "$feature_flag_called"
+        ? `${p.$feature_flag} = ${JSON.stringify(p.$feature_flag_response)} (locally_evaluated: ${p.locally_evaluated})`
+        : Object.entries(p).filter(([k]) => k.startsWith("$feature/") || k === "$active_feature_flags").map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ");
+    console.log(`   ${e.event.padEnd(22)} ${e.distinct_id.padEnd(12)} ${detail}`);
+  }
+  const exposures = later.filter((e) => e.event === "$feature_flag_called");
   await server.close();
-  const flagsOk = us.reason === "evaluated_locally" && fr.variant === false && unknown.reason === "missing_context";
+  const flagsOk =
+    us.reason === "evaluated_locally" &&
+    fr.variant === false &&
+    unknown.reason === "missing_context" &&
+    exposures.length === 3 && // onboarding-flow and new-checkout once each for customer-42, one for customer-7
+    later.some((e) => e.event === "checkout failed" && e.properties["$feature/new-checkout"] !== undefined);
   const ok = events.length === 7 && status.pending === 0 && flagsOk;
   console.log(ok ? "\nExample finished: every event arrived exactly once." : "\nExample FAILED: unexpected result.");
   process.exit(ok ? 0 : 1);

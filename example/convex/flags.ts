@@ -1,5 +1,5 @@
 import { v } from "convex/values";
-import { internalAction, query } from "./_generated/server.js";
+import { action, internalAction, mutation, query } from "./_generated/server.js";
 import { posthog } from "./posthog.js";
 
 /** Run by crons.ts: copies PostHog's flag definitions into the component. */
@@ -29,4 +29,49 @@ export const checkoutExperience = query({
 export const allFlags = query({
   args: { customerId: v.string() },
   handler: async (ctx, { customerId }) => await posthog.getAllFlags(ctx, { distinctId: customerId }),
+});
+
+/**
+ * Actions can ask PostHog itself: for flags local evaluation cannot decide (experience
+ * continuity, static cohorts) getFeatureFlag falls back to /flags on its own; evaluateFlag
+ * always asks. Either way the read is an exposure ($feature_flag_called, sent once).
+ */
+export const personalizeOnboarding = action({
+  args: { customerId: v.string() },
+  handler: async (ctx, { customerId }) => {
+    const fromPostHog = await posthog.evaluateFlag(ctx, { key: "onboarding-flow", distinctId: customerId });
+    const checkout = await posthog.getFeatureFlag(ctx, {
+      key: "new-checkout",
+      distinctId: customerId,
+      personProperties: { $geoip_country_code: "US" },
+    });
+    return { onboarding: fromPostHog, checkout };
+  },
+});
+
+/** The browser reports which checkout it showed; the query above could not record it. */
+export const checkoutShown = mutation({
+  args: { customerId: v.string(), country: v.optional(v.string()) },
+  handler: async (ctx, { customerId, country }) => {
+    const result = await posthog.getFeatureFlagResult(ctx, {
+      key: "new-checkout",
+      distinctId: customerId,
+      personProperties: country ? { $geoip_country_code: country } : {},
+      sendFeatureFlagEvents: false, // recorded explicitly below instead
+    });
+    await posthog.captureExposure(ctx, { distinctId: customerId, result });
+  },
+});
+
+/** An ordinary event stamped with every flag ($feature/<key>), evaluated locally here. */
+export const checkoutFailed = mutation({
+  args: { customerId: v.string(), reason: v.string(), country: v.string() },
+  handler: async (ctx, { customerId, reason, country }) => {
+    await posthog.capture(ctx, {
+      distinctId: customerId,
+      event: "checkout failed",
+      properties: { reason },
+      sendFeatureFlags: { personProperties: { $geoip_country_code: country } },
+    });
+  },
 });

@@ -121,8 +121,18 @@ export interface CaptureArgs extends EventIdentity {
   groups?: Record<string, string | number>;
   /** Stamp `$feature/<key>` and `$active_feature_flags` from a snapshot of evaluateFlags. */
   flags?: FlagsSnapshot;
-  /** Evaluate every flag locally now and stamp them (no network request). */
-  sendFeatureFlags?: boolean;
+  /**
+   * Evaluate every flag now and stamp them: locally when definitions are loaded (no
+   * network request). As posthog-node, the object form says what to evaluate with.
+   */
+  sendFeatureFlags?:
+    | boolean
+    | {
+        personProperties?: Record<string, unknown>;
+        groupProperties?: Record<string, Record<string, unknown>>;
+        flagKeys?: string[];
+        onlyEvaluateLocally?: boolean;
+      };
 }
 export interface IdentifyArgs extends EventIdentity {
   distinctId?: string;
@@ -160,8 +170,10 @@ export class PostHog {
       // $feature/* properties win over computed ones.
       // sendFeatureFlags: local when definitions are loaded (no request); otherwise, in an
       // action, one /flags request, as posthog-node.
+      const how = typeof sendFeatureFlags === "object" ? sendFeatureFlags : {};
       const snapshot =
-        flags ?? (await this.snapshot(ctx as unknown as RunQueryCtx, { distinctId, groups: stringGroups(event.groups) }, "capture"));
+        flags ??
+        (await this.snapshot(ctx as unknown as RunQueryCtx, { ...how, distinctId, groups: stringGroups(event.groups) }, "capture"));
       const values = Object.fromEntries(Object.entries(snapshot.flags).map(([key, r]) => [key, r.value!]));
       properties = { ...flagProperties(values), ...properties };
     }

@@ -9,6 +9,7 @@
  */
 
 import type * as capture from "../capture.js";
+import type * as flags from "../flags.js";
 
 import type {
   ApiFromModules,
@@ -19,6 +20,7 @@ import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
   capture: typeof capture;
+  flags: typeof flags;
 }> = anyApi as any;
 
 /**
