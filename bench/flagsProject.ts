@@ -12,30 +12,8 @@
 // OR-of-AND property groups, some negated filters, some nesting an earlier cohort.
 import type { DefinitionsResponse } from "../src/testing/conformance.js";
 import type { FlagCondition, FlagDefinition, FlagProperty, PropertyGroup } from "../src/core/flags/index.js";
+import { Random } from "../src/testing/random.js";
 
-/** mulberry32: small, fast, seeded. */
-class Random {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-  chance(probability: number): boolean {
-    return this.next() < probability;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)]!;
-  }
-}
 
 const COUNTRIES = ["US", "CA", "GB", "DE", "FR", "NL", "BR", "IN", "JP", "AU"];
 const PLANS = ["free", "starter", "pro", "team", "enterprise"];

@@ -10,45 +10,10 @@ import { definitionSourceFromResponse, sameJson } from "../../testing/conformanc
 import type { DefinitionsResponse } from "../../testing/conformance.js";
 import { FlagEvaluator } from "./evaluate.js";
 import type { EvaluationContext, FlagCondition, FlagDefinition, FlagProperty, PropertyGroup } from "./types.js";
+import { Random } from "../../testing/random.js";
 
 const MIN_CASES = 30_000;
 const SEED = process.env.DIFF_SEED ? Number(process.env.DIFF_SEED) >>> 0 : Math.floor(Math.random() * 2 ** 32);
-
-// ---------------------------------------------------------------------------------------------
-// Seeded randomness
-
-class Random {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** mulberry32 */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-
-  chance(probability: number): boolean {
-    return this.next() < probability;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)]!;
-  }
-
-  some<T>(items: readonly T[], probability: number): T[] {
-    return items.filter(() => this.chance(probability));
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Value pools. Context values and filter values overlap on purpose, so filters often match.
