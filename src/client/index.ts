@@ -161,7 +161,7 @@ export class PostHog {
   ) {}
 
   /** Queue an event. In a mutation it commits or rolls back with the mutation. */
-  async capture(ctx: RunMutationCtx, args: CaptureArgs): Promise<void> {
+  async capture(ctx: RunMutationCtx & RunQueryCtx, args: CaptureArgs): Promise<void> {
     const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
     const { flags, sendFeatureFlags, ...event } = args;
     let properties = event.properties;
@@ -173,7 +173,7 @@ export class PostHog {
       const how = typeof sendFeatureFlags === "object" ? sendFeatureFlags : {};
       const snapshot =
         flags ??
-        (await this.snapshot(ctx as unknown as RunQueryCtx, { ...how, distinctId, groups: stringGroups(event.groups) }, "capture"));
+        (await this.snapshot(ctx, { ...how, distinctId, groups: stringGroups(event.groups) }, "capture"));
       const values = Object.fromEntries(Object.entries(snapshot.flags).map(([key, r]) => [key, r.value!]));
       properties = { ...flagProperties(values), ...properties };
     }
