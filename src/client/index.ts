@@ -378,16 +378,7 @@ export class PostHog {
       (mode === "snapshot" && local.some((d) => d.result.reason === "unknown_flag"));
     if (!ask) return local;
 
-    const answer = await fetchRemoteFlags({
-      ...this.destination(),
-      distinctId: context.distinctId,
-      groups: context.groups,
-      personProperties: context.personProperties,
-      groupProperties: context.groupProperties,
-      disableGeoip: how.disableGeoip,
-      ...(mode === "one" ? { flagKeys: keys } : keys ? { flagKeys: keys } : {}),
-      ...this.remoteTimings(),
-    });
+    const answer = await this.askPostHog(context.distinctId, { ...context, ...how }, keys);
     if (mode === "one") return local.map((d) => (d.result.value === undefined ? remoteDecision(d.result.key, answer) : d));
     if (!answer.ok) return local;
     const merged = new Map(local.map((d) => [d.result.key, d]));
