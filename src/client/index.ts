@@ -3,7 +3,7 @@
 // text) and hands it to the component, which queues and delivers it.
 import type { FunctionArgs, FunctionReference, FunctionReturnType } from "convex/server";
 import type { ComponentApi } from "../component/_generated/component.js";
-import type { DeadLetter, DeliveryOptions, FlushResult, Status } from "../component/validators.js";
+import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult, Status } from "../component/validators.js";
 import {
   buildAliasMessage,
   buildCaptureMessage,
@@ -33,11 +33,9 @@ import {
   type FlagsSnapshot,
   type JsonType,
 } from "./flags.js";
-import type { RefreshResult } from "../component/validators.js";
 
 export { PostHogInputError };
 export type { DeadLetter, DeliveryOptions, FlushResult, Status, PostHogMessage, FlagValue, RefreshResult };
-
 export type { FeatureFlagResult, FlagReason, FlagsSnapshot, JsonType };
 
 export interface FlagContext {
