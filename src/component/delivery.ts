@@ -270,6 +270,15 @@ export const claimBatch = internalMutation({
       batch.push(e);
       bytes += e.bytes;
     }
+    // A partial batch of events never tried yet waits for the next slot when one is
+    // already scheduled: that delivery sends them with its own in fuller batches.
+    if (scope === "due" && batch.length < batchSize && batch.every((e) => e.lastAttemptAt === undefined)) {
+      const nextSlot = await ctx.db
+        .query("deliveryTriggers")
+        .withIndex("by_runAt", (q) => q.gt("runAt", now))
+        .first();
+      if (nextSlot !== null) return null;
+    }
     const events: Claim["events"] = [];
     for (const e of batch) {
       await ctx.db.patch(e._id, { leaseId, nextAttemptAt: lease.expiresAt, lastAttemptAt: now });

@@ -22,7 +22,7 @@ test("events held by a sender that died are sent again by the watchdog when its 
 
   // A sender takes a lease and claims the batch, then dies without answering.
   const leaseId = await t.mutation(internal.delivery.acquireLease, { options });
-  const claim = await t.mutation(internal.delivery.claimBatch, { leaseId, options, scope: "due", runStartedAt: Date.now() });
+  const claim = await t.mutation(internal.delivery.claimBatch, { leaseId, options, scope: "all", runStartedAt: Date.now() });
   expect(claim?.events).toHaveLength(4);
   const lease = await t.run(async (ctx) => await ctx.db.get(leaseId));
   const watchdog = await t.run(async (ctx) => await ctx.db.system.get(lease!.watchdog));
