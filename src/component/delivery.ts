@@ -348,16 +348,16 @@ async function deliveryState(ctx: MutationCtx) {
   return (await ctx.db.get(id))!;
 }
 
+async function isPending(ctx: MutationCtx, job: Id<"_scheduled_functions">): Promise<boolean> {
+  return (await ctx.db.system.get(job))?.state.kind === "pending";
+}
+
 /** Keep exactly one retry wake-up scheduled, at the earliest time any retry is due. */
 async function wakeUpAt(ctx: MutationCtx, at: number, options: DeliveryOptions | undefined): Promise<void> {
   const state = await deliveryState(ctx);
-  if (state.retryAt !== undefined && state.retryAt <= at && state.retryJob !== undefined) {
-    const job = await ctx.db.system.get(state.retryJob);
-    if (job?.state.kind === "pending") return;
-  }
-  if (state.retryJob !== undefined) {
-    const job = await ctx.db.system.get(state.retryJob);
-    if (job?.state.kind === "pending") await ctx.scheduler.cancel(state.retryJob);
+  if (state.retryJob !== undefined && (await isPending(ctx, state.retryJob))) {
+    if (state.retryAt !== undefined && state.retryAt <= at) return;
+    await ctx.scheduler.cancel(state.retryJob);
   }
   const retryJob: Id<"_scheduled_functions"> = await ctx.scheduler.runAt(at, internal.delivery.kick, { options });
   await ctx.db.patch(state._id, { retryAt: at, retryJob });
@@ -386,8 +386,7 @@ export const releaseLease = internalMutation({
   handler: async (ctx, { leaseId, options, continueDelivery }): Promise<null> => {
     const lease = await ctx.db.get(leaseId);
     if (lease !== null) {
-      const watchdog = await ctx.db.system.get(lease.watchdog);
-      if (watchdog?.state.kind === "pending") await ctx.scheduler.cancel(lease.watchdog);
+      if (await isPending(ctx, lease.watchdog)) await ctx.scheduler.cancel(lease.watchdog);
       await ctx.db.delete(leaseId);
     }
     if (continueDelivery) await ctx.scheduler.runAfter(0, internal.delivery.kick, { options });
