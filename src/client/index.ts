@@ -240,9 +240,9 @@ export class PostHog {
    * distinct id, flag, response and groups) unless `sendFeatureFlagEvents: false`.
    */
   async getFeatureFlagResult(ctx: RunQueryCtx, args: FlagArgs): Promise<FeatureFlagResult> {
-    const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined)); // "" is evaluated, as posthog-node
+    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
-    if (canWrite(ctx) && (args.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvents ?? true)) {
+    if (canWrite(ctx) && this.sendsExposures(args)) {
       await this.sendExposure(ctx, { ...args, distinctId }, decision!.facts);
     }
     return decision!.result;
@@ -263,7 +263,7 @@ export class PostHog {
       ) as { state: string; found?: boolean; payload?: JsonType | null };
       return answer.state === "loaded" && answer.found ? (answer.payload ?? null) : undefined;
     }
-    const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined));
+    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
     return decision!.result.payload;
   }
@@ -408,9 +408,9 @@ export class PostHog {
 
   /** As evaluateFlag, with payload and the reason (evaluated_remotely, flag_missing, remote_error, quota_limited). */
   async evaluateFlagResult(ctx: RunActionCtx & RunMutationCtx, args: FlagArgs): Promise<FeatureFlagResult> {
-    const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined));
+    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     const decision = remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key]));
-    if (args.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvents ?? true) {
+    if (this.sendsExposures(args)) {
       await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
     }
     return decision.result;
@@ -418,7 +418,7 @@ export class PostHog {
 
   /** The flag's payload from PostHog's /flags endpoint, or null. Never an exposure. */
   async evaluateFlagPayload(ctx: RunActionCtx, args: FlagArgs): Promise<JsonType | null> {
-    const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined));
+    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     return remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key])).result.payload ?? null;
   }
 
@@ -427,7 +427,7 @@ export class PostHog {
     ctx: RunActionCtx,
     args: AllFlagsArgs = {},
   ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
-    const distinctId = args.distinctId ?? (await this.resolveDistinctId(ctx, undefined));
+    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     const answer = await this.askPostHog(distinctId, args, args.flagKeys);
     const featureFlags: Record<string, FlagValue> = {};
     const featureFlagPayloads: Record<string, JsonType> = {};
@@ -520,6 +520,16 @@ export class PostHog {
       timestamp: event.timestamp,
       uuid: event.uuid,
     };
+  }
+
+  /** Flag reads: as posthog-node, an explicit "" is evaluated like any other id. */
+  private async flagDistinctId(ctx: unknown, explicit: string | undefined): Promise<string> {
+    return explicit ?? (await this.resolveDistinctId(ctx, undefined));
+  }
+
+  /** Whether a flag read queues an exposure: the call's option, then the client's, then yes. */
+  private sendsExposures(args: FlagReadOptions): boolean {
+    return args.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvents ?? true;
   }
 
   /** An explicit distinctId wins; otherwise the identify callback's, if any. */
