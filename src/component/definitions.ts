@@ -219,40 +219,34 @@ function sameMeta(a: Record<string, unknown>, b: Record<string, unknown>) {
   return ["groupTypeMapping", "available", "propertyMatchingVersion", "minimalFlagCalledEvents"].every((k) => a[k] === b[k]);
 }
 
-async function writeDefinition(ctx: MutationCtx, kind: Kind, row: DefinitionRow, isNew: boolean) {
-  if (isNew) {
-    await ctx.db.insert("definitionHashes", { kind, name: row.name, hash: row.hash });
-    if (kind === "flag") await ctx.db.insert("flagDefinitions", { key: row.name, definition: row.definition });
-    else await ctx.db.insert("cohortDefinitions", { cohortId: row.name, definition: row.definition });
-    return;
-  }
-  const hash = await ctx.db
-    .query("definitionHashes")
-    .withIndex("by_kind_name", (q) => q.eq("kind", kind).eq("name", row.name))
-    .unique();
-  if (hash === null) await ctx.db.insert("definitionHashes", { kind, name: row.name, hash: row.hash });
-  else await ctx.db.patch(hash._id, { hash: row.hash });
-  if (kind === "flag") {
-    const existing = await ctx.db.query("flagDefinitions").withIndex("by_key", (q) => q.eq("key", row.name)).unique();
-    if (existing === null) await ctx.db.insert("flagDefinitions", { key: row.name, definition: row.definition });
-    else await ctx.db.patch(existing._id, { definition: row.definition });
-  } else {
-    const existing = await ctx.db.query("cohortDefinitions").withIndex("by_cohortId", (q) => q.eq("cohortId", row.name)).unique();
-    if (existing === null) await ctx.db.insert("cohortDefinitions", { cohortId: row.name, definition: row.definition });
-    else await ctx.db.patch(existing._id, { definition: row.definition });
-  }
-}
-
-async function deleteDefinition(ctx: MutationCtx, kind: Kind, name: string) {
-  const hash = await ctx.db
+function findHash(ctx: MutationCtx, kind: Kind, name: string) {
+  return ctx.db
     .query("definitionHashes")
     .withIndex("by_kind_name", (q) => q.eq("kind", kind).eq("name", name))
     .unique();
+}
+
+function findDefinition(ctx: MutationCtx, kind: Kind, name: string) {
+  return kind === "flag"
+    ? ctx.db.query("flagDefinitions").withIndex("by_key", (q) => q.eq("key", name)).unique()
+    : ctx.db.query("cohortDefinitions").withIndex("by_cohortId", (q) => q.eq("cohortId", name)).unique();
+}
+
+/** Store a changed definition and its hash; `isNew` skips looking for rows that cannot exist. */
+async function writeDefinition(ctx: MutationCtx, kind: Kind, row: DefinitionRow, isNew: boolean) {
+  const hash = isNew ? null : await findHash(ctx, kind, row.name);
+  if (hash === null) await ctx.db.insert("definitionHashes", { kind, name: row.name, hash: row.hash });
+  else await ctx.db.patch(hash._id, { hash: row.hash });
+  const existing = isNew ? null : await findDefinition(ctx, kind, row.name);
+  if (existing !== null) await ctx.db.patch(existing._id, { definition: row.definition });
+  else if (kind === "flag") await ctx.db.insert("flagDefinitions", { key: row.name, definition: row.definition });
+  else await ctx.db.insert("cohortDefinitions", { cohortId: row.name, definition: row.definition });
+}
+
+async function deleteDefinition(ctx: MutationCtx, kind: Kind, name: string) {
+  const hash = await findHash(ctx, kind, name);
   if (hash !== null) await ctx.db.delete(hash._id);
-  const row =
-    kind === "flag"
-      ? await ctx.db.query("flagDefinitions").withIndex("by_key", (q) => q.eq("key", name)).unique()
-      : await ctx.db.query("cohortDefinitions").withIndex("by_cohortId", (q) => q.eq("cohortId", name)).unique();
+  const row = await findDefinition(ctx, kind, name);
   if (row !== null) await ctx.db.delete(row._id);
 }
 
