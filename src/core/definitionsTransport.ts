@@ -1,7 +1,6 @@
 // Fetching local-evaluation definitions from PostHog's /flags/definitions, and what each
 // answer means. Runs in a Convex action: fetch, AbortController and setTimeout only.
-import { sha1 } from "@noble/hashes/legacy.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
+import { sha1Hex } from "./digest.js";
 import { fetchWithDeadline, httpError } from "./http.js";
 import { LIB_NAME, LIB_VERSION } from "./version.js";
 
@@ -70,8 +69,6 @@ function failureOf(status: number): RefreshFailure {
   return "http_error";
 }
 
-const utf8 = new TextEncoder();
-const hashOf = (text: string) => bytesToHex(sha1(utf8.encode(text)));
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -97,13 +94,13 @@ export function parseDefinitions(text: string, etag?: string): DefinitionsOutcom
       return invalid(`flags[${index}] has no key`);
     }
     const definition = JSON.stringify(flag);
-    flags.set(flag.key, { name: flag.key, definition, hash: hashOf(definition) });
+    flags.set(flag.key, { name: flag.key, definition, hash: sha1Hex(definition) });
   }
   const cohortsBody = body.cohorts ?? {};
   if (!isObject(cohortsBody)) return invalid("cohorts is not an object");
   const cohorts: DefinitionRow[] = Object.entries(cohortsBody).map(([id, group]) => {
     const definition = JSON.stringify(group ?? {});
-    return { name: id, definition, hash: hashOf(definition) };
+    return { name: id, definition, hash: sha1Hex(definition) };
   });
   const mapping = body.group_type_mapping ?? {};
   if (!isObject(mapping)) return invalid("group_type_mapping is not an object");

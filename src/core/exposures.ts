@@ -1,10 +1,7 @@
 // `$feature_flag_called`: when a flag read counts as an exposure, which exposures are the
 // same (posthog-node's dedup key), and the properties posthog-node sends with one.
-import { sha1 } from "@noble/hashes/legacy.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
+import { sha1Hex } from "./digest.js";
 import type { FlagValue } from "./flags/index.js";
-
-const utf8 = new TextEncoder();
 
 /**
  * posthog-node reports each `<flag>_<response>[_<sorted groups JSON>]` once per distinct id;
@@ -18,7 +15,7 @@ export function exposureDedupKey(
 ): string {
   const entries = Object.entries(groups ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const groupSuffix = entries.length > 0 ? `_${JSON.stringify(entries)}` : "";
-  return bytesToHex(sha1(utf8.encode(`${distinctId}\n${key}_${String(response)}${groupSuffix}`)));
+  return sha1Hex(`${distinctId}\n${key}_${String(response)}${groupSuffix}`);
 }
 
 export interface ExposureFacts {
