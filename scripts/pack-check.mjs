@@ -1,6 +1,8 @@
 // Proves the published shape works: `npm pack`, install the tarball into a fresh app that
-// registers the component and uses the client, typecheck that app, and load the package's
-// entry points in Node.
+// registers the component and uses the client, typecheck that app, load the package's
+// entry points in Node, and run the deploy check (scripts/deploy-check.mjs) on that app:
+// what `npx convex deploy` would bundle from the installed package, loaded with only the
+// Convex runtime's globals.
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,3 +33,9 @@ const check = `
   console.log("entry points load: PostHog client and component definition");
 `;
 process.stdout.write(run("node", ["--input-type=module", "-e", check], app));
+
+// The app's own convex CLI bundles it, exactly as a user's deploy would.
+execFileSync(process.execPath, ["--experimental-vm-modules", "--no-warnings", path.join(root, "scripts/deploy-check.mjs"), app], {
+  cwd: app,
+  stdio: "inherit",
+});
