@@ -1,12 +1,13 @@
 // Switching from @posthog/convex: its configuration (env names, POSTHOG_PROJECT_TOKEN), its
 // hooks (a 2.x beforeSend, identify typed with the app's QueryCtx), reloadFeatureFlags, and
 // configuration problems (no project key, `disabled`) that never break the app.
-import { defineApp } from "convex/server";
+import { defineApp, type GenericDataModel, type GenericMutationCtx } from "convex/server";
 import { v } from "convex/values";
 import { PostHog as PostHogNode } from "posthog-node";
 import { describe, expect, test, vi } from "vitest";
 import posthogComponent from "../component/convex.config.js";
-import { api } from "../testing/app/_generated/api.js";
+import { api, components } from "../testing/app/_generated/api.js";
+import { PostHog, type FeatureFlagResult } from "./index.js";
 import { flushAndDrain, initTestApp, useLocalPostHog, waitFor } from "../testing/setup.js";
 
 const TOKEN = "phc_compat";
@@ -207,3 +208,20 @@ describe("code written for @posthog/convex 2.x", () => {
     expect(exposure).toMatchObject({ event: "$feature_flag_called", properties: { $feature_flag: "checkout" } });
   });
 });
+
+// Compile-time checks, run by `npm run typecheck` (the pack check compiles a whole 2.x module).
+export async function typeChecks(posthog: PostHog, ctx: GenericMutationCtx<GenericDataModel>) {
+  // Queuing needs runMutation: a scheduler alone (what 2.x took) is refused, naming the ctx type.
+  // @ts-expect-error Property 'runMutation' is missing ... but required in type 'MutationOrActionCtx'
+  await posthog.identify({ scheduler: ctx.scheduler }, { distinctId: "u" });
+  // @ts-expect-error Property 'runMutation' is missing ... but required in type 'MutationOrActionCtx'
+  await posthog.capture({ scheduler: ctx.scheduler }, { event: "e" });
+  // What the caller passes is what identify gets: a callback for a narrower ctx is accepted.
+  new PostHog(components.posthog, { identify: async (mutationCtx: GenericMutationCtx<GenericDataModel>) => ({ distinctId: String(mutationCtx.db) }) });
+  // @ts-expect-error a ctx without auth is not a Convex ctx
+  new PostHog(components.posthog, { identify: async (notACtx: { nothing: true }) => ({ distinctId: String(notACtx) }) });
+  const result = await posthog.getFeatureFlagResult(ctx, { key: "k" });
+  const enabled: boolean = result.enabled;
+  const fallback: FeatureFlagResult = { key: "k", enabled, variant: null, payload: null };
+  return fallback;
+}

@@ -105,12 +105,10 @@ export type RunActionCtx = {
 
 /**
  * Contexts that can queue events: a mutation's or an action's ctx. Events are written to the
- * component's outbox with ctx.runMutation, so `Pick<MutationCtx, "scheduler">` is not enough:
- * pass the whole ctx.
+ * component's outbox with ctx.runMutation (and capture reads flags with ctx.runQuery), so
+ * `Pick<MutationCtx, "scheduler">`, which @posthog/convex 2.x took, is not enough: pass the ctx.
  */
-export interface MutationOrActionCtx extends RunMutationCtx {}
-/** A mutation's or an action's ctx: capture also reads flags for `sendFeatureFlags`. */
-export interface CaptureCtx extends RunMutationCtx, RunQueryCtx {}
+export interface MutationOrActionCtx extends RunMutationCtx, RunQueryCtx {}
 
 /** An event as @posthog/convex hands it to hooks and takes it back. */
 export interface PostHogEvent {
@@ -228,7 +226,7 @@ export class PostHog {
   ) {}
 
   /** Queue an event. In a mutation it commits or rolls back with the mutation. */
-  async capture(ctx: CaptureCtx, args: CaptureArgs): Promise<void> {
+  async capture(ctx: MutationOrActionCtx, args: CaptureArgs): Promise<void> {
     if (this.options.disabled) return;
     const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
     const { flags, sendFeatureFlags, ...event } = args;
@@ -487,17 +485,17 @@ export class PostHog {
    * cannot (experience continuity, static cohorts, stored properties). `null` when the
    * flag does not exist or PostHog could not be reached. An exposure, like getFeatureFlag.
    */
-  async evaluateFlag(ctx: RunActionCtx & RunMutationCtx, args: FlagArgs): Promise<FlagValue | null> {
+  async evaluateFlag(ctx: RunActionCtx, args: FlagArgs): Promise<FlagValue | null> {
     return (await this.evaluateFlagResult(ctx, args)).value ?? null;
   }
 
   /** As evaluateFlag, with payload and the reason (evaluated_remotely, flag_missing, remote_error, quota_limited). */
-  async evaluateFlagResult(ctx: RunActionCtx & RunMutationCtx, args: FlagArgs): Promise<FlagReadResult> {
+  async evaluateFlagResult(ctx: RunActionCtx, args: FlagArgs): Promise<FlagReadResult> {
     if (this.options.disabled) return undecidedResult(args.key, "disabled");
     if (this.projectApiKey() === undefined) return undecidedResult(args.key, "not_configured");
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     const decision = remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key]));
-    if (this.sendsExposures(args)) {
+    if (canWrite(ctx) && this.sendsExposures(args)) {
       await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
     }
     return decision.result;
