@@ -80,6 +80,18 @@ describe("@posthog/convex 2.x configuration", () => {
     defineApp().use(imported as typeof posthogComponent);
   });
 
+  test("2.x's polling variables start no refresh: definitions load only from the app's cron or reloadFeatureFlags", async () => {
+    const t = initTestApp();
+    server.setDefinitions(definitions, { token: TOKEN });
+    vi.stubEnv("POSTHOG_FLAGS_POLLING_INTERVAL_SECONDS", "1");
+    vi.stubEnv("POSTHOG_DISABLE_LOCAL_EVALUATION", "false");
+    await t.mutation(api.compat.placeOrder, { distinctId: "u" });
+    await received(t, 1);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(server.requests().map((r) => r.path)).toEqual(["/batch/"]); // no /flags/definitions
+    expect((await t.query(api.compat.status, {})).flags.lastRefresh).toBeNull();
+  });
+
   test("reloadFeatureFlags loads definitions, as refreshFlagDefinitions does", async () => {
     const t = initTestApp();
     server.setDefinitions(definitions, { token: TOKEN });
