@@ -65,6 +65,8 @@ export const componentOfClient: ComponentApi = posthog.component;
 export const createUser = mutation({
   args: { email: v.string(), userId: v.string() },
   handler: async (ctx, args) => {
+    const userId = await ctx.db.insert("users", { email: args.email });
+    await posthog.capture(ctx, { distinctId: userId, event: "user_created", properties: { email: args.email } });
     await posthog.capture(ctx, { distinctId: args.userId, event: "user_created", properties: { email: args.email } });
     await posthog.capture(ctx, {
       distinctId: "user_123",
@@ -160,9 +162,16 @@ export const experiment = query({
 });
 
 export const flagsInMutation = mutation({
-  args: {},
-  handler: async (ctx) => {
+  args: { userId: v.string() },
+  handler: async (ctx, { userId }) => {
     await posthog.isFeatureEnabled(ctx, { key: "beta" });
+    // 1.x README: an exposure captured by hand (here reads in mutations send their own).
+    const value = await posthog.getFeatureFlag(ctx, { key: "flag-key", distinctId: userId });
+    await posthog.capture(ctx, {
+      event: "$feature_flag_called",
+      distinctId: userId,
+      properties: { $feature_flag: "flag-key", $feature_flag_response: value, locally_evaluated: true },
+    });
     return await posthog.getAllFlags(ctx, {});
   },
 });
