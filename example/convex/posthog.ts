@@ -6,7 +6,7 @@ import { components } from "./_generated/api.js";
 export const posthog = new PostHog(components.posthog, {
   // Calls without a distinctId use the signed-in user.
   identify: async (ctx) => {
-    const identity = await (ctx as { auth?: { getUserIdentity(): Promise<{ subject: string } | null> } }).auth?.getUserIdentity();
+    const identity = await ctx.auth.getUserIdentity();
     return identity ? { distinctId: identity.subject } : null;
   },
 });

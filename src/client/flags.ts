@@ -19,26 +19,43 @@ export type FlagReason =
   | "definitions_not_loaded"
   /** PostHog answered 402 to the last refresh: no flag is evaluated locally. */
   | "quota_limited"
+  /** The client was created with `disabled: true`: nothing is evaluated, as posthog-node. */
+  | "disabled"
+  /** No project API key: remote evaluation (which needs one) was not attempted. */
+  | "not_configured"
   | "unknown_flag"
   | "experience_continuity"
   | "missing_context"
   | "unsupported_definition"
   | "unresolved_dependency";
 
+/**
+ * A flag's answer: @posthog/convex's shape (key, enabled, variant, payload) plus `value` and
+ * `reason`. Those two are optional here so that an object written for @posthog/convex is a
+ * FeatureFlagResult; every result the client returns has them (see FlagReadResult).
+ */
 export interface FeatureFlagResult {
   key: string;
-  /** The flag's value; undefined when it could not be decided (see reason). */
-  value: FlagValue | undefined;
-  enabled: boolean | undefined;
-  /** The variant key for a multivariate flag, null for a boolean one. */
-  variant: string | null | undefined;
-  /** Parsed payload for the value; null when the flag has none for it. */
-  payload: JsonType | null | undefined;
-  reason: FlagReason;
+  /** False when the value is false, and when the flag could not be decided (see reason). */
+  enabled: boolean;
+  /** The variant key for a multivariate flag, null otherwise. */
+  variant: string | null;
+  /** Parsed payload for the value; null when the flag has none, or was not decided. */
+  payload: JsonType | null;
+  /** The flag's value; undefined when it could not be decided. */
+  value?: FlagValue | undefined;
+  /** Why it has that value, or why it has none. */
+  reason?: FlagReason;
   /** PostHog's id of the flag, when its definition is known. */
   flagId?: number;
   /** Whether the flag belongs to an experiment, when known. */
   hasExperiment?: boolean;
+}
+
+/** What a flag read returns: `value` is undefined exactly when the flag was not decided. */
+export interface FlagReadResult extends FeatureFlagResult {
+  value: FlagValue | undefined;
+  reason: FlagReason;
 }
 
 /** Flags evaluated once for one person: see PostHog.evaluateFlags. */
@@ -46,12 +63,12 @@ export interface FlagsSnapshot {
   distinctId: string;
   groups?: Record<string, string>;
   /** Decided flags only. */
-  flags: Record<string, FeatureFlagResult>;
+  flags: Record<string, FlagReadResult>;
 }
 
 /** A result and what its exposure event says about it. */
 export interface Decision {
-  result: FeatureFlagResult;
+  result: FlagReadResult;
   facts: ExposureFacts;
   /** Undecided locally, but only clients evaluate it: never worth asking PostHog. */
   clientOnly?: boolean;
@@ -65,7 +82,7 @@ export function remoteDecision(key: string, answer: RemoteFlagsResult): Decision
   if (!answer.ok || flag === undefined) {
     const reason: FlagReason = !answer.ok ? "remote_error" : answer.quotaLimited ? "quota_limited" : "flag_missing";
     return {
-      result: { key, value: undefined, enabled: undefined, variant: undefined, payload: undefined, reason },
+      result: undecidedResult(key, reason),
       facts: { key, response: undefined, ...common, ...(answer.ok ? { requestId: answer.requestId, evaluatedAt: answer.evaluatedAt } : {}) },
     };
   }
@@ -103,13 +120,13 @@ export function localDecision(
 
 function toFeatureFlagResult(
   result: FlagResult | { key: string; resolved: false; reason: FlagReason; serverRequired: boolean; flagId?: number },
-): FeatureFlagResult {
+): FlagReadResult {
   const known = {
     ...(result.flagId !== undefined ? { flagId: result.flagId } : {}),
     ...("hasExperiment" in result && result.hasExperiment !== undefined ? { hasExperiment: result.hasExperiment } : {}),
   };
   if (!result.resolved) {
-    return { key: result.key, value: undefined, enabled: undefined, variant: undefined, payload: undefined, reason: result.reason, ...known };
+    return { ...undecidedResult(result.key, result.reason), ...known };
   }
   return {
     key: result.key,
@@ -120,6 +137,11 @@ function toFeatureFlagResult(
     reason: "evaluated_locally",
     ...known,
   };
+}
+
+/** A flag with no value: off, with no variant or payload, and the reason why. */
+export function undecidedResult(key: string, reason: FlagReason): FlagReadResult {
+  return { key, value: undefined, enabled: false, variant: null, payload: null, reason };
 }
 
 /** What posthog-node's exposure event says about a locally evaluated (or undecided) flag. */

@@ -1,9 +1,9 @@
 // The class an app instantiates in convex/posthog.ts. It runs inside the app's own
 // functions: it builds each PostHog message (so hooks see it and `$` keys survive as JSON
 // text) and hands it to the component, which queues and delivers it.
-import type { FunctionArgs, FunctionReference, FunctionReturnType } from "convex/server";
+import type { Auth, FunctionArgs, FunctionReference, FunctionReturnType } from "convex/server";
 import type { ComponentApi } from "../component/_generated/component.js";
-import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult, Status } from "../component/validators.js";
+import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult, Status as ComponentStatus } from "../component/validators.js";
 import {
   buildAliasMessage,
   buildCaptureMessage,
@@ -27,16 +27,44 @@ import {
   localDecision,
   remoteDecision,
   stringGroups,
+  undecidedResult,
   type Decision,
   type FeatureFlagResult,
+  type FlagReadResult,
   type FlagReason,
   type FlagsSnapshot,
   type JsonType,
 } from "./flags.js";
 
 export { PostHogInputError };
-export type { DeadLetter, DeliveryOptions, FlushResult, Status, PostHogMessage, FlagValue, RefreshResult };
-export type { FeatureFlagResult, FlagReason, FlagsSnapshot, JsonType };
+export type { DeadLetter, DeliveryOptions, FlushResult, PostHogMessage, FlagValue, RefreshResult };
+export type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, JsonType };
+/** @posthog/convex's name for a flag's value: true/false or a variant key. */
+export type FeatureFlagValue = FlagValue;
+
+/** Queue health (see PostHog.status), and whether this client sends anything at all. */
+export type Status = ComponentStatus & {
+  /**
+   * "enabled"; "not_configured" when there is no project API key (captures are skipped, with
+   * one warning); "disabled" when the client was created with `disabled: true`.
+   */
+  analytics: "enabled" | "not_configured" | "disabled";
+};
+
+/** Message, stack and name of anything thrown (an Error, a string, an object with a message). */
+export function normalizeError(error: unknown): { message: string; stack?: string; name?: string } {
+  if (error instanceof Error) return { message: error.message, stack: error.stack, name: error.name };
+  if (typeof error === "string") return { message: error };
+  if (typeof error === "object" && error !== null && typeof (error as { message?: unknown }).message === "string") {
+    const { message, stack, name } = error as { message: string; stack?: unknown; name?: unknown };
+    return {
+      message,
+      ...(typeof stack === "string" ? { stack } : {}),
+      ...(typeof name === "string" ? { name } : {}),
+    };
+  }
+  return { message: String(error) };
+}
 
 export interface FlagContext {
   distinctId?: string;
@@ -75,21 +103,55 @@ export type RunActionCtx = {
   runAction<A extends FunctionReference<"action", "internal">>(action: A, args: FunctionArgs<A>): Promise<FunctionReturnType<A>>;
 };
 
-/** An event as it will be sent, handed to `beforeSend` hooks. */
-export interface BeforeSendEvent {
+/**
+ * Contexts that can queue events: a mutation's or an action's ctx. Events are written to the
+ * component's outbox with ctx.runMutation (and capture reads flags with ctx.runQuery), so
+ * `Pick<MutationCtx, "scheduler">`, which @posthog/convex 2.x took, is not enough: pass the ctx.
+ */
+export interface MutationOrActionCtx extends RunMutationCtx, RunQueryCtx {}
+
+/** An event as @posthog/convex hands it to hooks and takes it back. */
+export interface PostHogEvent {
   event: string;
   distinctId: string;
+  properties?: Record<string, unknown>;
+}
+/** An event as it will be sent, handed to `beforeSend` hooks. */
+export interface BeforeSendEvent extends PostHogEvent {
   properties: Record<string, unknown>;
   timestamp: string;
   uuid: string;
 }
-/** Return the event (changed or not) to send it, or null to drop it. */
-export type BeforeSendFn = (event: BeforeSendEvent) => BeforeSendEvent | null | Promise<BeforeSendEvent | null>;
-/** Supplies a distinctId when a call gives none (an explicit distinctId always wins). */
-export type IdentifyFn = (ctx: unknown) => Promise<{ distinctId: string } | null | undefined> | { distinctId: string } | null | undefined;
+/**
+ * Return the event (changed or not) to send it, or null to drop it. A returned event without
+ * `timestamp` or `uuid` keeps the original ones; without `properties` it has none.
+ */
+export type BeforeSendFn = (
+  event: BeforeSendEvent,
+) => BeforeSendResult | null | undefined | Promise<BeforeSendResult | null | undefined>;
+export type BeforeSendResult = PostHogEvent & { timestamp?: string; uuid?: string };
+
+/** What every Convex ctx has: the identify callback's ctx unless it names its own type. */
+export interface IdentifyCtx {
+  auth: Auth;
+}
+type Identified = { distinctId: string } | null | undefined;
+/**
+ * Supplies a distinctId when a call gives none (an explicit distinctId always wins). It gets
+ * the ctx the method was called with; annotate it with your own type, e.g.
+ * `identify: async (ctx: QueryCtx) => ...` (any ctx type with `auth` is accepted).
+ */
+export type IdentifyFn<Ctx = IdentifyCtx> = {
+  // Method syntax: a callback declared for a narrower ctx (QueryCtx) is accepted.
+  bivarianceHack(ctx: Ctx): Promise<Identified> | Identified;
+}["bivarianceHack"];
 
 export interface PostHogOptions {
-  /** Project API key (phc_...). Default: the POSTHOG_API_KEY environment variable. */
+  /**
+   * Project API key (phc_...). Default: the POSTHOG_API_KEY environment variable, else
+   * POSTHOG_PROJECT_TOKEN (@posthog/convex 2.x's name). Without one, captures are skipped
+   * with one warning and `status` says "not_configured".
+   */
   apiKey?: string;
   /** Default: POSTHOG_HOST, else https://us.i.posthog.com. */
   host?: string;
@@ -107,6 +169,11 @@ export interface PostHogOptions {
   featureFlagsRequestTimeoutMs?: number;
   /** Delay before the one retry of a /flags request: default 3000 ms. */
   featureFlagsRetryDelayMs?: number;
+  /**
+   * As posthog-node: send nothing and evaluate nothing. Captures are skipped, flag reads
+   * answer as undecided (reason "disabled"), all-flags reads and remote reads are empty.
+   */
+  disabled?: boolean;
 }
 
 type Properties = Record<string, unknown>;
@@ -159,7 +226,8 @@ export class PostHog {
   ) {}
 
   /** Queue an event. In a mutation it commits or rolls back with the mutation. */
-  async capture(ctx: RunMutationCtx & RunQueryCtx, args: CaptureArgs): Promise<void> {
+  async capture(ctx: MutationOrActionCtx, args: CaptureArgs): Promise<void> {
+    if (this.options.disabled) return;
     const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
     const { flags, sendFeatureFlags, ...event } = args;
     let properties = event.properties;
@@ -178,23 +246,27 @@ export class PostHog {
     await this.enqueue(ctx, buildCaptureMessage({ ...event, properties, distinctId }, this.buildOptions()));
   }
 
-  async identify(ctx: RunMutationCtx, args: IdentifyArgs): Promise<void> {
+  async identify(ctx: MutationOrActionCtx, args: IdentifyArgs): Promise<void> {
+    if (this.options.disabled) return;
     const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
     await this.enqueue(ctx, buildIdentifyMessage({ ...args, distinctId }, this.buildOptions()));
   }
 
-  async alias(ctx: RunMutationCtx, args: AliasArgs): Promise<void> {
+  async alias(ctx: MutationOrActionCtx, args: AliasArgs): Promise<void> {
+    if (this.options.disabled) return;
     const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
     await this.enqueue(ctx, buildAliasMessage({ ...args, distinctId }, this.buildOptions()));
   }
 
   /** Set group properties. Without a distinctId PostHog's `$<type>_<key>` is used. */
-  async groupIdentify(ctx: RunMutationCtx, args: GroupIdentifyArgs): Promise<void> {
+  async groupIdentify(ctx: MutationOrActionCtx, args: GroupIdentifyArgs): Promise<void> {
+    if (this.options.disabled) return;
     await this.enqueue(ctx, buildGroupIdentifyMessage(args, this.buildOptions()));
   }
 
   /** Capture an Error, a string, or any object with a `message`, as a `$exception` event. */
-  async captureException(ctx: RunMutationCtx, args: CaptureExceptionArgs): Promise<void> {
+  async captureException(ctx: MutationOrActionCtx, args: CaptureExceptionArgs): Promise<void> {
+    if (this.options.disabled) return;
     const distinctId = await this.findDistinctId(ctx, args.distinctId);
     await this.enqueue(ctx, buildExceptionMessage({ ...args, distinctId }, this.buildOptions()));
   }
@@ -204,9 +276,10 @@ export class PostHog {
     return await ctx.runAction(this.component.delivery.flush, this.deliveryArgs());
   }
 
-  /** Queue health: pending count and age, dead letters, last delivery outcome. */
+  /** Queue health: pending count and age, dead letters, last delivery outcome, configuration. */
   async status(ctx: RunQueryCtx): Promise<Status> {
-    return await ctx.runQuery(this.component.status.get, {});
+    const analytics = this.options.disabled ? "disabled" : this.projectApiKey() === undefined ? "not_configured" : "enabled";
+    return { ...(await ctx.runQuery(this.component.status.get, {})), analytics };
   }
 
   /** Events PostHog rejected permanently (bad key, malformed...), with the error. */
@@ -215,7 +288,7 @@ export class PostHog {
   }
 
   /** Queue dead-lettered events again, to the current host and key. Returns how many. */
-  async resendDeadLetters(ctx: RunMutationCtx, args: { limit?: number } = {}): Promise<number> {
+  async resendDeadLetters(ctx: MutationOrActionCtx, args: { limit?: number } = {}): Promise<number> {
     return await ctx.runMutation(this.component.events.resendDeadLetters, {
       ...args,
       destination: this.destination(),
@@ -231,7 +304,8 @@ export class PostHog {
   }
 
   async isFeatureEnabled(ctx: RunQueryCtx, args: FlagArgs): Promise<boolean | undefined> {
-    return (await this.getFeatureFlagResult(ctx, args)).enabled;
+    const result = await this.getFeatureFlagResult(ctx, args);
+    return result.value === undefined ? undefined : result.enabled;
   }
 
   /**
@@ -239,7 +313,8 @@ export class PostHog {
    * or action this read is an exposure: a `$feature_flag_called` event is queued (once per
    * distinct id, flag, response and groups) unless `sendFeatureFlagEvents: false`.
    */
-  async getFeatureFlagResult(ctx: RunQueryCtx, args: FlagArgs): Promise<FeatureFlagResult> {
+  async getFeatureFlagResult(ctx: RunQueryCtx, args: FlagArgs): Promise<FlagReadResult> {
+    if (this.options.disabled) return undecidedResult(args.key, "disabled");
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
     if (canWrite(ctx) && this.sendsExposures(args)) {
@@ -257,6 +332,7 @@ export class PostHog {
     ctx: RunQueryCtx,
     args: FlagArgs & { matchValue?: FlagValue },
   ): Promise<JsonType | null | undefined> {
+    if (this.options.disabled) return undefined;
     if (args.matchValue !== undefined) {
       const answer = JSON.parse(
         await ctx.runQuery(this.component.flags.payloadFor, { key: args.key, matchValue: args.matchValue }),
@@ -265,7 +341,7 @@ export class PostHog {
     }
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
-    return decision!.result.payload;
+    return decision!.result.value === undefined ? undefined : decision!.result.payload;
   }
 
   /** Every decidable flag (undecidable ones are left out), as { key: value }. */
@@ -301,7 +377,8 @@ export class PostHog {
   private async snapshot(ctx: RunQueryCtx, args: AllFlagsArgs, mode: "all" | "snapshot" | "capture"): Promise<FlagsSnapshot> {
     const distinctId = await this.findDistinctId(ctx, args.distinctId);
     const snapshot: FlagsSnapshot = { distinctId: distinctId ?? "", flags: {}, ...(args.groups ? { groups: args.groups } : {}) };
-    if (distinctId === undefined) return snapshot; // posthog-node answers {} without a distinct id
+    // posthog-node answers {} without a distinct id, and when disabled
+    if (distinctId === undefined || this.options.disabled) return snapshot;
     for (const { result } of await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args, mode)) {
       if (result.value !== undefined) snapshot.flags[result.key] = result;
     }
@@ -313,7 +390,7 @@ export class PostHog {
    * result the query returned. Deduplicated like every exposure.
    */
   async captureExposure(
-    ctx: RunMutationCtx,
+    ctx: MutationOrActionCtx,
     args: { distinctId: string; result: FeatureFlagResult; groups?: Record<string, string>; disableGeoip?: boolean },
   ): Promise<void> {
     await this.sendExposure(ctx, args, factsOf(args.result));
@@ -324,6 +401,7 @@ export class PostHog {
    * own cron; PostHog bills each poll as 10 flag requests. Needs the personal API key.
    */
   async refreshFlagDefinitions(ctx: RunActionCtx, args: { timeoutMs?: number } = {}): Promise<RefreshResult> {
+    if (this.options.disabled) return { result: "disabled" };
     const personalApiKey = this.personalApiKey();
     if (personalApiKey === undefined) {
       throw new PostHogInputError(
@@ -332,6 +410,11 @@ export class PostHog {
       );
     }
     return await ctx.runAction(this.component.definitions.refresh, { ...this.destination(), personalApiKey, ...args });
+  }
+
+  /** posthog-node's (and @posthog/convex's) name for refreshFlagDefinitions. */
+  async reloadFeatureFlags(ctx: RunActionCtx): Promise<RefreshResult> {
+    return await this.refreshFlagDefinitions(ctx);
   }
 
   /**
@@ -367,7 +450,7 @@ export class PostHog {
       : (keys ?? []).map((key) =>
           localDecision({ key, resolved: false, reason: evaluation.state === "not_loaded" ? "definitions_not_loaded" : "quota_limited", serverRequired: false }),
         );
-    if (how.onlyEvaluateLocally || !canFetch(ctx)) return local;
+    if (how.onlyEvaluateLocally || !canFetch(ctx) || this.projectApiKey() === undefined) return local;
     const noFlags = !loaded || (keys === undefined && local.length === 0);
     const undecided = local.some((d) => d.result.value === undefined && !d.clientOnly);
     const ask =
@@ -402,15 +485,17 @@ export class PostHog {
    * cannot (experience continuity, static cohorts, stored properties). `null` when the
    * flag does not exist or PostHog could not be reached. An exposure, like getFeatureFlag.
    */
-  async evaluateFlag(ctx: RunActionCtx & RunMutationCtx, args: FlagArgs): Promise<FlagValue | null> {
+  async evaluateFlag(ctx: RunActionCtx, args: FlagArgs): Promise<FlagValue | null> {
     return (await this.evaluateFlagResult(ctx, args)).value ?? null;
   }
 
   /** As evaluateFlag, with payload and the reason (evaluated_remotely, flag_missing, remote_error, quota_limited). */
-  async evaluateFlagResult(ctx: RunActionCtx & RunMutationCtx, args: FlagArgs): Promise<FeatureFlagResult> {
+  async evaluateFlagResult(ctx: RunActionCtx, args: FlagArgs): Promise<FlagReadResult> {
+    if (this.options.disabled) return undecidedResult(args.key, "disabled");
+    if (this.projectApiKey() === undefined) return undecidedResult(args.key, "not_configured");
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     const decision = remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key]));
-    if (this.sendsExposures(args)) {
+    if (canWrite(ctx) && this.sendsExposures(args)) {
       await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
     }
     return decision.result;
@@ -418,6 +503,7 @@ export class PostHog {
 
   /** The flag's payload from PostHog's /flags endpoint, or null. Never an exposure. */
   async evaluateFlagPayload(ctx: RunActionCtx, args: FlagArgs): Promise<JsonType | null> {
+    if (this.options.disabled || this.projectApiKey() === undefined) return null;
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     return remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key])).result.payload ?? null;
   }
@@ -427,10 +513,11 @@ export class PostHog {
     ctx: RunActionCtx,
     args: AllFlagsArgs = {},
   ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
-    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
-    const answer = await this.askPostHog(distinctId, args, args.flagKeys);
     const featureFlags: Record<string, FlagValue> = {};
     const featureFlagPayloads: Record<string, JsonType> = {};
+    if (this.options.disabled || this.projectApiKey() === undefined) return { featureFlags, featureFlagPayloads };
+    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
+    const answer = await this.askPostHog(distinctId, args, args.flagKeys);
     if (answer.ok) {
       for (const [key, flag] of Object.entries(answer.flags)) {
         featureFlags[key] = flag.value;
@@ -459,6 +546,8 @@ export class PostHog {
     who: { distinctId: string; groups?: Record<string, string>; disableGeoip?: boolean },
     facts: ExposureFacts,
   ): Promise<void> {
+    const destination = this.configuredDestination();
+    if (destination === undefined) return;
     const built = buildCaptureMessage(
       {
         distinctId: who.distinctId,
@@ -472,7 +561,7 @@ export class PostHog {
     const message = await this.runBeforeSend(built);
     if (message === null) return;
     await ctx.runMutation(this.component.exposures.record, {
-      destination: this.destination(),
+      destination,
       message: encodeMessage(message),
       dedupKey: exposureDedupKey(who.distinctId, facts.key, facts.response, who.groups),
       ...(this.options.exposureDedupWindowMs !== undefined ? { dedupWindowMs: this.options.exposureDedupWindowMs } : {}),
@@ -483,20 +572,18 @@ export class PostHog {
   // --- internals ---
 
   private async enqueue(ctx: RunMutationCtx, built: PostHogMessage): Promise<void> {
-    const destination = this.destination(); // fail on missing keys before anything else
     const message = await this.runBeforeSend(built);
     if (message === null) return;
-    await ctx.runMutation(this.component.events.enqueue, {
-      destination,
-      message: encodeMessage(message),
-      ...this.deliveryArgs(),
-    });
+    const encoded = encodeMessage(message); // bad input throws even when nothing would be sent
+    const destination = this.configuredDestination();
+    if (destination === undefined) return;
+    await ctx.runMutation(this.component.events.enqueue, { destination, message: encoded, ...this.deliveryArgs() });
   }
 
   private async runBeforeSend(message: PostHogMessage): Promise<PostHogMessage | null> {
     const hooks = this.options.beforeSend;
     if (hooks === undefined) return message;
-    let event: BeforeSendEvent | null = {
+    let event: BeforeSendResult | null | undefined = {
       event: message.event,
       distinctId: message.distinct_id,
       properties: message.properties,
@@ -505,7 +592,12 @@ export class PostHog {
     };
     for (const hook of Array.isArray(hooks) ? hooks : [hooks]) {
       try {
-        event = await hook(event);
+        event = await hook({
+          ...event,
+          properties: event.properties ?? {},
+          timestamp: event.timestamp ?? message.timestamp,
+          uuid: event.uuid ?? message.uuid,
+        });
       } catch (error) {
         // As posthog-node: a failing hook drops the event rather than the caller's work.
         console.warn(`PostHog: beforeSend threw for event "${message.event}", dropping it:`, error);
@@ -513,12 +605,13 @@ export class PostHog {
       }
       if (event === null || event === undefined) return null;
     }
+    // A hook written for @posthog/convex returns no timestamp or uuid: keep the originals.
     return {
       event: event.event,
       distinct_id: event.distinctId,
-      properties: event.properties,
-      timestamp: event.timestamp,
-      uuid: event.uuid,
+      properties: event.properties ?? {},
+      timestamp: event.timestamp ?? message.timestamp,
+      uuid: event.uuid ?? message.uuid,
     };
   }
 
@@ -535,7 +628,8 @@ export class PostHog {
   /** An explicit distinctId wins; otherwise the identify callback's, if any. */
   private async findDistinctId(ctx: unknown, explicit: string | undefined): Promise<string | undefined> {
     if (explicit !== undefined && explicit !== "") return explicit;
-    const identified = await this.options.identify?.(ctx);
+    // The callback gets the ctx the method was called with, whatever type it declared.
+    const identified = await this.options.identify?.(ctx as IdentifyCtx);
     return identified?.distinctId || undefined;
   }
 
@@ -558,15 +652,29 @@ export class PostHog {
 
   /** Host and key, read when a method runs (env vars may change between deployments). */
   destination(): { host: string; apiKey: string } {
-    const apiKey = (this.options.apiKey ?? readEnv("POSTHOG_API_KEY") ?? "").trim();
-    if (apiKey === "") {
-      throw new PostHogInputError(
-        "apiKey",
-        "no PostHog project API key: pass apiKey to new PostHog(...) or set the POSTHOG_API_KEY environment variable",
-      );
-    }
+    const apiKey = this.projectApiKey();
+    if (apiKey === undefined) throw new PostHogInputError("apiKey", NOT_CONFIGURED);
     const host = (this.options.host ?? readEnv("POSTHOG_HOST") ?? DEFAULT_HOST).trim().replace(/\/+$/, "");
     return { host: host === "" ? DEFAULT_HOST : host, apiKey };
+  }
+
+  /** The destination, or undefined (warned about once) when there is no project API key. */
+  private configuredDestination(): { host: string; apiKey: string } | undefined {
+    if (this.projectApiKey() !== undefined) return this.destination();
+    if (!this.warnedNotConfigured) {
+      this.warnedNotConfigured = true;
+      console.warn(`PostHog: analytics is not configured, events are skipped: ${NOT_CONFIGURED}`);
+    }
+    return undefined;
+  }
+  private warnedNotConfigured = false;
+
+  /** The project API key: the option, POSTHOG_API_KEY, then 2.x's POSTHOG_PROJECT_TOKEN. */
+  private projectApiKey(): string | undefined {
+    for (const key of [this.options.apiKey, readEnv("POSTHOG_API_KEY"), readEnv("POSTHOG_PROJECT_TOKEN")]) {
+      if (key !== undefined && key.trim() !== "") return key.trim();
+    }
+    return undefined;
   }
 
   /** Personal API key for flag definitions; never stored by the component. */
@@ -575,6 +683,9 @@ export class PostHog {
     return key === "" ? undefined : key;
   }
 }
+
+const NOT_CONFIGURED =
+  "no PostHog project API key: pass apiKey to new PostHog(...) or set the POSTHOG_API_KEY (or POSTHOG_PROJECT_TOKEN) environment variable";
 
 function readEnv(name: string): string | undefined {
   return typeof process === "undefined" ? undefined : process.env[name];

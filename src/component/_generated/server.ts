@@ -39,6 +39,11 @@ import type { DataModel } from "./dataModel.js";
 type Env = {
   readonly CONVEX_CLOUD_URL: string;
   readonly CONVEX_SITE_URL: string;
+  readonly POSTHOG_DISABLE_LOCAL_EVALUATION: string | undefined;
+  readonly POSTHOG_FLAGS_POLLING_INTERVAL_SECONDS: string | undefined;
+  readonly POSTHOG_HOST: string | undefined;
+  readonly POSTHOG_PERSONAL_API_KEY: string | undefined;
+  readonly POSTHOG_PROJECT_TOKEN: string | undefined;
 };
 
 /**

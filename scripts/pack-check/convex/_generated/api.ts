@@ -8,6 +8,8 @@
  * @module
  */
 
+import type * as crons from "../crons.js";
+import type * as fromPosthogConvex from "../fromPosthogConvex.js";
 import type * as posthog from "../posthog.js";
 
 import type {
@@ -18,6 +20,8 @@ import type {
 import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
+  crons: typeof crons;
+  fromPosthogConvex: typeof fromPosthogConvex;
   posthog: typeof posthog;
 }> = anyApi as any;
 

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type * as compat from "../compat.js";
 import type * as events from "../events.js";
 import type * as flags from "../flags.js";
 import type * as hooks from "../hooks.js";
@@ -20,6 +21,7 @@ import type {
 import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
+  compat: typeof compat;
   events: typeof events;
   flags: typeof flags;
   hooks: typeof hooks;
