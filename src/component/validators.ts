@@ -52,7 +52,9 @@ export const vDeliveryResult = v.union(
 export const vStatus = v.object({
   /** Events waiting to be delivered (counted up to STATUS_COUNT_LIMIT). */
   pending: v.number(),
-  /** Age of the oldest waiting event, or null when nothing waits. */
+  /** When the oldest waiting event was captured (epoch ms), or null when nothing waits. */
+  oldestPendingAt: v.union(v.number(), v.null()),
+  /** Its age as of the query's run: not live, a subscription does not re-run as time passes. */
   oldestPendingAgeMs: v.union(v.number(), v.null()),
   /** Events PostHog rejected permanently; kept until re-sent. */
   deadLettered: v.number(),
@@ -71,7 +73,9 @@ export const vStatus = v.object({
   lastSuccessAt: v.union(v.number(), v.null()),
   /** Local-evaluation definitions. */
   flags: v.object({
-    /** Since PostHog last confirmed our definitions (a 200 applied or a 304); null if never. */
+    /** When PostHog last confirmed our definitions (a 200 applied or a 304), epoch ms; null if never. */
+    definitionsConfirmedAt: v.union(v.number(), v.null()),
+    /** Its age as of the query's run (not live, as oldestPendingAgeMs). */
     definitionsAgeMs: v.union(v.number(), v.null()),
     flagCount: v.number(),
     cohortCount: v.number(),

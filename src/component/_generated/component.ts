@@ -161,6 +161,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           flags: {
             cohortCount: number;
             definitionsAgeMs: number | null;
+            definitionsConfirmedAt: number | null;
             flagCount: number;
             lastRefresh: null | {
               at: number;
@@ -178,6 +179,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           };
           lastSuccessAt: number | null;
           oldestPendingAgeMs: number | null;
+          oldestPendingAt: number | null;
           pending: number;
         },
         Name
