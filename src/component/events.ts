@@ -1,6 +1,8 @@
 // The outbox's public face: enqueue (inside the caller's transaction), status, dead letters.
 import { ConvexError, v } from "convex/values";
 import { mutation, query, type MutationCtx } from "./_generated/server.js";
+import { utf8Length } from "../core/json.js";
+import { MAX_MESSAGE_BYTES } from "../core/messages.js";
 import { scheduleDelivery } from "./delivery.js";
 import {
   vDeadLetter,
@@ -10,14 +12,6 @@ import {
   type DeliveryOptions,
   type Destination,
 } from "./validators.js";
-
-/**
- * Largest encoded message we store. A Convex document holds at most 1 MiB; the rest of the
- * row (keys, uuid, bookkeeping) needs a little room.
- */
-export const MAX_MESSAGE_BYTES = 1024 * 1024 - 8 * 1024;
-
-const utf8 = new TextEncoder();
 
 /**
  * Queue one encoded PostHog message. Called from the app's mutation (it commits or rolls
@@ -44,7 +38,8 @@ export async function enqueueMessage(
   message: string,
   options: DeliveryOptions | undefined,
 ): Promise<void> {
-  const bytes = utf8.encode(message).length;
+  // The client checks the size first (naming the field); this protects the outbox from other callers.
+  const bytes = utf8Length(message);
   if (bytes > MAX_MESSAGE_BYTES) {
     throw new ConvexError({
       kind: "invalid_input",
