@@ -108,6 +108,14 @@ describe("hooks", () => {
     warn.mockRestore();
   });
 
+  test("a hook that leaves the event without a distinct id gets a PostHogInputError, and nothing is queued", async () => {
+    const t = initTestApp();
+    await expect(t.mutation(api.hooks.capture, { event: "anonymise", distinctId: "u1" })).rejects.toEqual(
+      expect.objectContaining({ name: "PostHogInputError", field: "distinct_id", message: expect.stringMatching(/beforeSend hook returned ""/) }),
+    );
+    expect(await t.query(api.events.status, {})).toMatchObject({ pending: 0 });
+  });
+
   test("identify supplies the distinctId only when the call gives none", async () => {
     const t = initTestApp();
     await t.mutation(api.hooks.capture, { event: "implicit" });

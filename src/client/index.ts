@@ -10,7 +10,7 @@ import {
   buildExceptionMessage,
   buildGroupIdentifyMessage,
   buildIdentifyMessage,
-  encodeMessage,
+  outboxMessage,
   PostHogInputError,
   type PostHogMessage,
 } from "../core/messages.js";
@@ -473,7 +473,7 @@ export class PostHog {
     if (message === null) return;
     await ctx.runMutation(this.component.exposures.record, {
       destination: this.destination(),
-      message: encodeMessage(message),
+      ...outboxMessage(message),
       dedupKey: exposureDedupKey(who.distinctId, facts.key, facts.response, who.groups),
       ...(this.options.exposureDedupWindowMs !== undefined ? { dedupWindowMs: this.options.exposureDedupWindowMs } : {}),
       ...this.deliveryArgs(),
@@ -486,11 +486,7 @@ export class PostHog {
     const destination = this.destination(); // fail on missing keys before anything else
     const message = await this.runBeforeSend(built);
     if (message === null) return;
-    await ctx.runMutation(this.component.events.enqueue, {
-      destination,
-      message: encodeMessage(message),
-      ...this.deliveryArgs(),
-    });
+    await ctx.runMutation(this.component.events.enqueue, { destination, ...outboxMessage(message), ...this.deliveryArgs() });
   }
 
   private async runBeforeSend(message: PostHogMessage): Promise<PostHogMessage | null> {

@@ -7,6 +7,21 @@ export const vDestination = v.object({
 });
 export type Destination = Infer<typeof vDestination>;
 
+/**
+ * One message for the outbox, as the client hands it over: the JSON text to send (made by
+ * encodeMessage) and the two fields the outbox row shows, so the component need not parse it.
+ */
+export const vOutboxMessage = {
+  message: v.string(),
+  uuid: v.string(),
+  event: v.string(),
+};
+export interface OutboxMessage {
+  message: string;
+  uuid: string;
+  event: string;
+}
+
 /** Tuning of batch delivery; every field has a default (see DEFAULT_DELIVERY). */
 export const vDeliveryOptions = v.object({
   /** Most events in one request to /batch/. */

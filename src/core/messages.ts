@@ -319,6 +319,20 @@ export function encodeMessage(message: PostHogMessage): string {
 }
 
 /**
+ * What the component's outbox takes for a message: its JSON text and the fields the outbox
+ * row shows, so the component does not parse the text again. Checks what a beforeSend hook
+ * may have changed since the message was built.
+ */
+export function outboxMessage(message: PostHogMessage): { message: string; uuid: string; event: string } {
+  for (const field of ["event", "distinct_id", "uuid", "timestamp"] as const) {
+    if (typeof message[field] !== "string" || message[field] === "") {
+      throw new PostHogInputError(field, `must be a non-empty string (a beforeSend hook returned ${JSON.stringify(message[field]) ?? "undefined"})`);
+    }
+  }
+  return { message: encodeMessage(message), uuid: message.uuid, event: message.event };
+}
+
+/**
  * Where an oversized message's bytes are: from the whole message, go down into the largest
  * member while it holds at least half of its parent. Runs only when a message is too large.
  */
