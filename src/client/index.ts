@@ -35,6 +35,7 @@ import {
 } from "./flags.js";
 
 export { PostHogInputError };
+export { toConvexSafe, fromConvexSafe, type ConvexSafe } from "../core/convexSafe.js";
 export type { DeadLetter, DeliveryOptions, FlushResult, Status, PostHogMessage, FlagValue, RefreshResult };
 export type { FeatureFlagResult, FlagReason, FlagsSnapshot, JsonType };
 
