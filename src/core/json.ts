@@ -42,12 +42,15 @@ function isDate(value: unknown): value is Date {
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
- * Whether `text` is well-formed Unicode. JavaScript strings may hold half of a surrogate pair
- * (usually text cut in the middle of an emoji); JSON.stringify escapes it as `\udXXX`, which
- * Convex cannot store as a string and strict JSON parsers refuse.
+ * Throws PostHogInputError naming `field` when `text` is not well-formed Unicode. JavaScript
+ * strings may hold half of a surrogate pair (usually text cut in the middle of an emoji);
+ * JSON.stringify escapes it as `\udXXX`, which Convex cannot store as a string and strict
+ * JSON parsers refuse.
  */
-export function isWellFormed(text: string): boolean {
-  return !LONE_SURROGATE.test(text);
+export function requireWellFormed(text: string, field: string): void {
+  if (LONE_SURROGATE.test(text)) {
+    throw new PostHogInputError(field, "holds half of a UTF-16 surrogate pair (text cut inside a character?), which cannot be sent to PostHog");
+  }
 }
 
 /** Bytes of `text` in UTF-8, without encoding it (a lone surrogate counts as U+FFFD, 3 bytes). */
@@ -91,10 +94,8 @@ class SafeJsonEncoder {
 
   constructor(private readonly requireWellFormed: boolean) {}
 
-  private checkText(text: string, label: string, what: string): void {
-    if (this.requireWellFormed && !isWellFormed(text)) {
-      throw new PostHogInputError(label, `${what} holds half of a UTF-16 surrogate pair (text cut inside a character?), which cannot be sent to PostHog`);
-    }
+  private checkText(text: string, label: string): void {
+    if (this.requireWellFormed) requireWellFormed(text, label);
   }
 
   /**
@@ -125,7 +126,7 @@ class SafeJsonEncoder {
       case "undefined":
         return undefined;
       case "string":
-        this.checkText(value, label, "the text");
+        this.checkText(value, label);
         return JSON.stringify(value);
       case "boolean":
         return JSON.stringify(value);
@@ -182,7 +183,7 @@ class SafeJsonEncoder {
     const members: string[] = [];
     for (const key of Object.keys(obj)) {
       const memberPath = childPath(path, key);
-      this.checkText(key, memberPath, "the key");
+      this.checkText(key, memberPath);
       const text = this.encode(key, (obj as Record<string, unknown>)[key], memberPath, memberPath);
       if (text !== undefined) members.push(`${JSON.stringify(key)}:${text}`);
     }

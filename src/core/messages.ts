@@ -6,7 +6,7 @@
 // Runs inside the Convex runtime: no Node APIs.
 import { uuidv7 } from "uuidv7";
 import { buildExceptionList } from "./exception.js";
-import { PostHogInputError, childPath, encodeJson, isWellFormed, utf8Length } from "./json.js";
+import { PostHogInputError, childPath, encodeJson, requireWellFormed, utf8Length } from "./json.js";
 
 export { PostHogInputError } from "./json.js";
 export type { ExceptionEntry, ExceptionMechanism, StackFrame } from "./exception.js";
@@ -93,9 +93,7 @@ function requireText(value: unknown, field: string): string {
     throw new PostHogInputError(field, `must be a non-empty string (got ${describeType(value)})`);
   }
   if (value.trim() === "") throw new PostHogInputError(field, "must be a non-empty string");
-  if (!isWellFormed(value)) {
-    throw new PostHogInputError(field, "holds half of a UTF-16 surrogate pair (text cut inside a character?), which cannot be sent to PostHog");
-  }
+  requireWellFormed(value, field);
   return value;
 }
 
