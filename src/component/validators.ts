@@ -1,4 +1,4 @@
-import { v, type Infer } from "convex/values";
+import { v, type Infer, type ObjectType } from "convex/values";
 
 /** Where a batch goes: PostHog host and project API key. Events are grouped by it. */
 export const vDestination = v.object({
@@ -16,11 +16,7 @@ export const vOutboxMessage = {
   uuid: v.string(),
   event: v.string(),
 };
-export interface OutboxMessage {
-  message: string;
-  uuid: string;
-  event: string;
-}
+export type OutboxMessage = ObjectType<typeof vOutboxMessage>;
 
 /** Tuning of batch delivery; every field has a default (see DEFAULT_DELIVERY). */
 export const vDeliveryOptions = v.object({
