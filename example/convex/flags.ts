@@ -1,3 +1,4 @@
+import { toConvexSafe } from "convex-posthog";
 import { v } from "convex/values";
 import { action, internalAction, mutation, query } from "./_generated/server.js";
 import { posthog } from "./posthog.js";
@@ -19,7 +20,8 @@ export const checkoutExperience = query({
     });
     return {
       variant: result.value ?? "control", // undecided (e.g. definitions not loaded yet): fall back
-      payload: result.payload ?? null,
+      // Payloads are any JSON; `$` or non-ASCII keys would fail the return: fromConvexSafe in the browser.
+      payload: toConvexSafe(result.payload ?? null),
       reason: result.reason,
     };
   },

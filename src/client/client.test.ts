@@ -46,7 +46,7 @@ describe("bad input", () => {
     ["symbol", /properties\.nested\.\$deep\.value.*symbol/i],
     ["bigint", /properties\.nested\.\$deep\.value.*BigInt/i],
     ["cyclic", /properties\.nested\.\$deep\.value\.self.*cycl/i],
-    ["huge", /bytes once encoded.*Convex document/],
+    ["huge", /^.*properties\.nested\.\$deep\.value: the event is \d+ bytes once encoded, \d+ of them here; one event can be at most 1040384 bytes/],
   ])("a %s value is rejected with a clear error and the queue is untouched", async (kind, message) => {
     const t = initTestApp();
     await t.mutation(api.events.captureMany, { event: "before", count: 2, distinctId: "u" });
@@ -55,6 +55,31 @@ describe("bad input", () => {
     expect(events.map((e) => e.event)).toEqual(["before", "before"]);
     expect(await t.query(api.events.status, {})).toMatchObject({ pending: 0, deadLettered: 0 });
   });
+
+  test("an oversized event is refused by the client, naming the field, before the component is called", async () => {
+    const t = initTestApp();
+    await t.mutation(api.events.captureMany, { event: "before", count: 1, distinctId: "u" });
+    const blob = JSON.stringify({ plan: "team", blob: "x".repeat(1_100_000) });
+    await expect(t.mutation(api.events.captureMany, { event: "big", count: 1, distinctId: "u", propertiesJson: blob })).rejects.toEqual(
+      expect.objectContaining({ name: "PostHogInputError", field: "properties.blob", message: expect.stringMatching(/^properties\.blob: the event is 11\d{5} bytes once encoded/) }),
+    );
+    expect(await t.query(api.events.status, {})).toMatchObject({ pending: 1 });
+    expect((await flushAndReceive(t)).map((e) => e.event)).toEqual(["before"]);
+  });
+
+  test.each(["event", "distinctId", "key", "value"] as const)(
+    "text cut inside an emoji (half a surrogate pair) in the %s is refused, naming the field",
+    async (field) => {
+      const named = { event: "event", distinctId: "distinctId", key: 'properties.title["launch \\ud83d"]', value: "properties.title.name" }[field];
+      const t = initTestApp();
+      await t.mutation(api.events.captureMany, { event: "before", count: 1, distinctId: "u" });
+      await expect(t.mutation(api.events.captureCutText, { field })).rejects.toEqual(
+        expect.objectContaining({ name: "PostHogInputError", field: named, message: expect.stringMatching(/half of a UTF-16 surrogate pair/) }),
+      );
+      expect((await flushAndReceive(t)).map((e) => e.event)).toEqual(["before"]);
+      expect(await t.query(api.events.status, {})).toMatchObject({ pending: 0, deadLettered: 0 });
+    },
+  );
 
   test("Date values become ISO strings, and $ keys at any depth survive", async () => {
     const t = initTestApp();
@@ -81,6 +106,14 @@ describe("hooks", () => {
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('beforeSend threw for event "explode"'), expect.any(Error));
     expect(await flushAndReceive(t)).toEqual([]);
     warn.mockRestore();
+  });
+
+  test("a hook that leaves the event without a distinct id gets a PostHogInputError, and nothing is queued", async () => {
+    const t = initTestApp();
+    await expect(t.mutation(api.hooks.capture, { event: "anonymise", distinctId: "u1" })).rejects.toEqual(
+      expect.objectContaining({ name: "PostHogInputError", field: "distinct_id", message: expect.stringMatching(/beforeSend hook returned ""/) }),
+    );
+    expect(await t.query(api.events.status, {})).toMatchObject({ pending: 0 });
   });
 
   test("identify supplies the distinctId only when the call gives none", async () => {

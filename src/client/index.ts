@@ -10,7 +10,7 @@ import {
   buildExceptionMessage,
   buildGroupIdentifyMessage,
   buildIdentifyMessage,
-  encodeMessage,
+  outboxMessage,
   PostHogInputError,
   type PostHogMessage,
 } from "../core/messages.js";
@@ -37,6 +37,7 @@ import {
 } from "./flags.js";
 
 export { PostHogInputError };
+export { toConvexSafe, fromConvexSafe, type ConvexSafe } from "../core/convexSafe.js";
 export type { DeadLetter, DeliveryOptions, FlushResult, PostHogMessage, FlagValue, RefreshResult };
 export type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, JsonType };
 /** @posthog/convex's name for a flag's value: true/false or a variant key. */
@@ -562,7 +563,7 @@ export class PostHog {
     if (message === null) return;
     await ctx.runMutation(this.component.exposures.record, {
       destination,
-      message: encodeMessage(message),
+      ...outboxMessage(message),
       dedupKey: exposureDedupKey(who.distinctId, facts.key, facts.response, who.groups),
       ...(this.options.exposureDedupWindowMs !== undefined ? { dedupWindowMs: this.options.exposureDedupWindowMs } : {}),
       ...this.deliveryArgs(),
@@ -574,10 +575,10 @@ export class PostHog {
   private async enqueue(ctx: RunMutationCtx, built: PostHogMessage): Promise<void> {
     const message = await this.runBeforeSend(built);
     if (message === null) return;
-    const encoded = encodeMessage(message); // bad input throws even when nothing would be sent
+    const encoded = outboxMessage(message); // bad input throws even when nothing would be sent
     const destination = this.configuredDestination();
     if (destination === undefined) return;
-    await ctx.runMutation(this.component.events.enqueue, { destination, message: encoded, ...this.deliveryArgs() });
+    await ctx.runMutation(this.component.events.enqueue, { destination, ...encoded, ...this.deliveryArgs() });
   }
 
   private async runBeforeSend(message: PostHogMessage): Promise<PostHogMessage | null> {

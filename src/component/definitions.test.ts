@@ -38,7 +38,7 @@ describe("refresh outcomes", () => {
     expect(r.value).toBeUndefined();
     expect(r.enabled).toBeUndefined();
     expect(r.result).toMatchObject({ key: "a", reason: "definitions_not_loaded" });
-    expect(await flagStatus(t)).toEqual({ definitionsAgeMs: null, flagCount: 0, cohortCount: 0, lastRefresh: null });
+    expect(await flagStatus(t)).toEqual({ definitionsConfirmedAt: null, definitionsAgeMs: null, flagCount: 0, cohortCount: 0, lastRefresh: null });
   });
 
   test("200 stores the definitions; the request is posthog-node's", async () => {

@@ -1,23 +1,19 @@
 // The outbox's public face: enqueue (inside the caller's transaction), status, dead letters.
 import { ConvexError, v } from "convex/values";
 import { mutation, query, type MutationCtx } from "./_generated/server.js";
+import { utf8Length } from "../core/json.js";
+import { MAX_MESSAGE_BYTES } from "../core/messages.js";
 import { scheduleDelivery } from "./delivery.js";
 import {
   vDeadLetter,
   vDeliveryOptions,
   vDestination,
+  vOutboxMessage,
   type DeadLetter,
   type DeliveryOptions,
   type Destination,
+  type OutboxMessage,
 } from "./validators.js";
-
-/**
- * Largest encoded message we store. A Convex document holds at most 1 MiB; the rest of the
- * row (keys, uuid, bookkeeping) needs a little room.
- */
-export const MAX_MESSAGE_BYTES = 1024 * 1024 - 8 * 1024;
-
-const utf8 = new TextEncoder();
 
 /**
  * Queue one encoded PostHog message. Called from the app's mutation (it commits or rolls
@@ -27,38 +23,43 @@ const utf8 = new TextEncoder();
 export const enqueue = mutation({
   args: {
     destination: vDestination,
-    message: v.string(),
+    ...vOutboxMessage,
     options: v.optional(vDeliveryOptions),
   },
   returns: v.null(),
-  handler: async (ctx, { destination, message, options }) => {
+  handler: async (ctx, { destination, options, ...message }) => {
     await enqueueMessage(ctx, destination, message, options);
     return null;
   },
 });
 
-/** Insert the outbox rows of one message and make sure a delivery is scheduled. */
+/**
+ * Insert the outbox rows of one message and make sure a delivery is scheduled. The client
+ * has encoded and checked the message in the caller's function (and names what is wrong);
+ * it is not parsed again here. What is checked protects the outbox: the size a document
+ * holds, and a body that is one JSON object carrying the row's uuid.
+ */
 export async function enqueueMessage(
   ctx: MutationCtx,
   destination: Destination,
-  message: string,
+  { message, uuid, event }: OutboxMessage,
   options: DeliveryOptions | undefined,
 ): Promise<void> {
-  const bytes = utf8.encode(message).length;
+  const bytes = utf8Length(message);
   if (bytes > MAX_MESSAGE_BYTES) {
-    throw new ConvexError({
-      kind: "invalid_input",
-      message: `PostHog event is ${bytes} bytes once encoded; the most a Convex document can hold is ${MAX_MESSAGE_BYTES}`,
-    });
+    invalid(`PostHog event is ${bytes} bytes once encoded; the most a Convex document can hold is ${MAX_MESSAGE_BYTES}`);
   }
-  const parsed = parseMessage(message);
+  if (uuid === "" || event === "") invalid("PostHog message needs a non-empty uuid and event");
+  if (!message.startsWith("{") || !message.endsWith("}") || !message.includes(`"uuid":${JSON.stringify(uuid)}`)) {
+    invalid("PostHog message must be the JSON object encodeMessage made, with the same uuid");
+  }
   const now = Date.now();
   const body = await ctx.db.insert("eventBodies", { message });
   await ctx.db.insert("events", {
     host: destination.host,
     apiKey: destination.apiKey,
-    uuid: parsed.uuid,
-    event: parsed.event,
+    uuid,
+    event,
     body,
     bytes,
     status: "pending",
@@ -68,20 +69,8 @@ export async function enqueueMessage(
   await scheduleDelivery(ctx, now, options);
 }
 
-function parseMessage(message: string): { uuid: string; event: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(message);
-  } catch {
-    throw new ConvexError({ kind: "invalid_input", message: "PostHog message is not valid JSON" });
-  }
-  const m = parsed as Record<string, unknown> | null;
-  for (const field of ["event", "distinct_id", "uuid", "timestamp"]) {
-    if (typeof m?.[field] !== "string" || m[field] === "") {
-      throw new ConvexError({ kind: "invalid_input", message: `PostHog message needs a non-empty string ${field}` });
-    }
-  }
-  return { uuid: m!.uuid as string, event: m!.event as string };
+function invalid(message: string): never {
+  throw new ConvexError({ kind: "invalid_input", message });
 }
 
 export const listDeadLetters = query({

@@ -4,7 +4,7 @@
 import { v } from "convex/values";
 import { mutation, type MutationCtx } from "./_generated/server.js";
 import { enqueueMessage } from "./events.js";
-import { vDeliveryOptions, vDestination } from "./validators.js";
+import { vDeliveryOptions, vDestination, vOutboxMessage } from "./validators.js";
 
 /** How long an exposure suppresses the same one, unless the client says otherwise. */
 export const DEFAULT_EXPOSURE_DEDUP_MS = 7 * 24 * 60 * 60 * 1000;
@@ -17,14 +17,14 @@ export const record = mutation({
   args: {
     destination: vDestination,
     /** The `$feature_flag_called` message, built and encoded by the client. */
-    message: v.string(),
+    ...vOutboxMessage,
     /** Identifies (distinct id, flag, response, groups), as posthog-node's dedup key. */
     dedupKey: v.string(),
     dedupWindowMs: v.optional(v.number()),
     options: v.optional(vDeliveryOptions),
   },
   returns: v.boolean(),
-  handler: async (ctx, { destination, message, dedupKey, dedupWindowMs, options }) => {
+  handler: async (ctx, { destination, dedupKey, dedupWindowMs, options, ...message }) => {
     const now = Date.now();
     const seen = await ctx.db
       .query("exposures")
@@ -34,7 +34,7 @@ export const record = mutation({
     const expiresAt = now + (dedupWindowMs ?? DEFAULT_EXPOSURE_DEDUP_MS);
     if (seen === null) await ctx.db.insert("exposures", { dedupKey, expiresAt });
     else await ctx.db.patch(seen._id, { expiresAt });
-    await enqueueMessage(ctx, destination, await withDefinitionsLoadedAt(ctx, message), options);
+    await enqueueMessage(ctx, destination, { ...message, message: await withDefinitionsLoadedAt(ctx, message.message) }, options);
     return true;
   },
 });

@@ -5,20 +5,17 @@ import { initComponent, useLocalPostHog, waitFor } from "../testing/setup.js";
 
 const server = useLocalPostHog();
 
-const message = (i: number) =>
-  JSON.stringify({
-    event: "orphan",
-    distinct_id: "u",
-    properties: { i, $lib: "test" },
-    timestamp: new Date().toISOString(),
-    uuid: `0190a0a0-0000-7000-8000-00000000000${i}`,
-  });
+const message = (i: number) => {
+  const uuid = `0190a0a0-0000-7000-8000-00000000000${i}`;
+  const event = "orphan";
+  return { event, uuid, message: JSON.stringify({ event, distinct_id: "u", properties: { i, $lib: "test" }, timestamp: new Date().toISOString(), uuid }) };
+};
 
 test("events held by a sender that died are sent again by the watchdog when its lease runs out", async () => {
   const t = initComponent();
   const destination = { host: server.url, apiKey: "phc_lease" };
   const options = { flushDelayMs: 60_000 }; // no slot delivery during the test
-  for (let i = 0; i < 4; i++) await t.mutation(api.events.enqueue, { destination, message: message(i), options });
+  for (let i = 0; i < 4; i++) await t.mutation(api.events.enqueue, { destination, ...message(i), options });
 
   // A sender takes a lease and claims the batch, then dies without answering.
   const leaseId = await t.mutation(internal.delivery.acquireLease, { options });
@@ -54,7 +51,7 @@ test("a capture writes only rows it creates, and reads no row a sender rewrites"
   const t = initComponent();
   const destination = { host: server.url, apiKey: "phc_rows" };
   const options = { flushDelayMs: 60_000 };
-  await t.mutation(api.events.enqueue, { destination, message: message(1), options });
+  await t.mutation(api.events.enqueue, { destination, ...message(1), options });
   const snapshot = () =>
     t.run(async (ctx) => {
       const rows: Record<string, unknown> = {};
@@ -64,7 +61,7 @@ test("a capture writes only rows it creates, and reads no row a sender rewrites"
       return rows;
     });
   const before = await snapshot();
-  await t.mutation(api.events.enqueue, { destination, message: message(2), options });
+  await t.mutation(api.events.enqueue, { destination, ...message(2), options });
   const after = await snapshot();
   // Every row that existed is unchanged; the capture added exactly its event and body.
   for (const [id, row] of Object.entries(before)) expect(after[id]).toEqual(row);

@@ -1,4 +1,8 @@
 // One query for the health of both halves: the event outbox and the flag definitions.
+//
+// Convex does not re-run a query as time passes, so the `...AgeMs` fields are ages as of the
+// query's run and do not grow on a live subscription: a dashboard ages the `...At` timestamps
+// itself.
 import { query } from "./_generated/server.js";
 import { vStatus, type Status } from "./validators.js";
 
@@ -23,6 +27,7 @@ export const get = query({
     return {
       pending: pending.length,
       // by_status orders by creation time, so the first pending row is the oldest.
+      oldestPendingAt: pending.length > 0 ? pending[0]._creationTime : null,
       oldestPendingAgeMs: pending.length > 0 ? Math.max(0, now - pending[0]._creationTime) : null,
       deadLettered: dead.length,
       countsTruncated: pending.length === STATUS_COUNT_LIMIT || dead.length === STATUS_COUNT_LIMIT,
@@ -38,6 +43,7 @@ export const get = query({
           : null,
       lastSuccessAt: delivery?.lastSuccessAt ?? null,
       flags: {
+        definitionsConfirmedAt: refresh?.lastConfirmedAt ?? null,
         definitionsAgeMs: refresh?.lastConfirmedAt !== undefined ? Math.max(0, now - refresh.lastConfirmedAt) : null,
         flagCount: refresh?.flagCount ?? 0,
         cohortCount: refresh?.cohortCount ?? 0,

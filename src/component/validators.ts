@@ -1,4 +1,4 @@
-import { v, type Infer } from "convex/values";
+import { v, type Infer, type ObjectType } from "convex/values";
 
 /** Where a batch goes: PostHog host and project API key. Events are grouped by it. */
 export const vDestination = v.object({
@@ -6,6 +6,17 @@ export const vDestination = v.object({
   apiKey: v.string(),
 });
 export type Destination = Infer<typeof vDestination>;
+
+/**
+ * One message for the outbox, as the client hands it over: the JSON text to send (made by
+ * encodeMessage) and the two fields the outbox row shows, so the component need not parse it.
+ */
+export const vOutboxMessage = {
+  message: v.string(),
+  uuid: v.string(),
+  event: v.string(),
+};
+export type OutboxMessage = ObjectType<typeof vOutboxMessage>;
 
 /** Tuning of batch delivery; every field has a default (see DEFAULT_DELIVERY). */
 export const vDeliveryOptions = v.object({
@@ -52,7 +63,9 @@ export const vDeliveryResult = v.union(
 export const vStatus = v.object({
   /** Events waiting to be delivered (counted up to STATUS_COUNT_LIMIT). */
   pending: v.number(),
-  /** Age of the oldest waiting event, or null when nothing waits. */
+  /** When the oldest waiting event was captured (epoch ms), or null when nothing waits. */
+  oldestPendingAt: v.union(v.number(), v.null()),
+  /** Its age as of the query's run: not live, a subscription does not re-run as time passes. */
   oldestPendingAgeMs: v.union(v.number(), v.null()),
   /** Events PostHog rejected permanently; kept until re-sent. */
   deadLettered: v.number(),
@@ -71,7 +84,9 @@ export const vStatus = v.object({
   lastSuccessAt: v.union(v.number(), v.null()),
   /** Local-evaluation definitions. */
   flags: v.object({
-    /** Since PostHog last confirmed our definitions (a 200 applied or a 304); null if never. */
+    /** When PostHog last confirmed our definitions (a 200 applied or a 304), epoch ms; null if never. */
+    definitionsConfirmedAt: v.union(v.number(), v.null()),
+    /** Its age as of the query's run (not live, as oldestPendingAgeMs). */
     definitionsAgeMs: v.union(v.number(), v.null()),
     flagCount: v.number(),
     cohortCount: v.number(),

@@ -4,7 +4,7 @@
 export type HttpAttempt =
   | { kind: "answered"; status: number; text: string; headers: Headers }
   | { kind: "timeout"; error: string }
-  | { kind: "network_error"; error: string };
+  | { kind: "network_error"; error: string; refused: boolean };
 
 export async function fetchWithDeadline(url: string, init: RequestInit, timeoutMs: number): Promise<HttpAttempt> {
   const controller = new AbortController();
@@ -16,7 +16,8 @@ export async function fetchWithDeadline(url: string, init: RequestInit, timeoutM
     return { kind: "answered", status: response.status, text, headers: response.headers };
   } catch (error) {
     if (controller.signal.aborted) return { kind: "timeout", error: `timed out after ${timeoutMs} ms` };
-    return { kind: "network_error", error: `network error: ${describeError(error)}` };
+    const description = describeError(error);
+    return { kind: "network_error", error: `network error: ${description}`, refused: isConnectionRefused(description) };
   } finally {
     clearTimeout(timer);
   }
@@ -29,6 +30,17 @@ function describeError(error: unknown): string {
     return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
   }
   return String(error);
+}
+
+/**
+ * Whether fetch failed because nothing listens at the address. Node's fetch says
+ * `ECONNREFUSED` (in its cause); the Convex runtime's fetch (Rust, reqwest) throws an Error
+ * whose message is the error chain, e.g. "error sending request for url (...): client error
+ * (Connect): tcp connect error: Connection refused (os error 111)"; Windows words it
+ * "actively refused".
+ */
+export function isConnectionRefused(description: string): boolean {
+  return /ECONNREFUSED|connection refused|actively refused/i.test(description);
 }
 
 /** The start of an error body, enough to say what PostHog objected to. */

@@ -38,6 +38,41 @@ function isDate(value: unknown): value is Date {
   return value instanceof Date || objectTag(value) === "[object Date]";
 }
 
+/** A UTF-16 surrogate without its other half: text that has no UTF-8 form. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Throws PostHogInputError naming `field` when `text` is not well-formed Unicode. JavaScript
+ * strings may hold half of a surrogate pair (usually text cut in the middle of an emoji);
+ * JSON.stringify escapes it as `\udXXX`, which Convex cannot store as a string and strict
+ * JSON parsers refuse.
+ */
+export function requireWellFormed(text: string, field: string): void {
+  if (LONE_SURROGATE.test(text)) {
+    throw new PostHogInputError(field, "holds half of a UTF-16 surrogate pair (text cut inside a character?), which cannot be sent to PostHog");
+  }
+}
+
+/** Bytes of `text` in UTF-8, without encoding it (a lone surrogate counts as U+FFFD, 3 bytes). */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+export interface EncodeOptions {
+  /** Throw PostHogInputError for text (values and keys) that is not well-formed Unicode. */
+  requireWellFormed?: boolean;
+}
+
 /**
  * Encodes `value` as JSON text. Follows JSON.stringify (toJSON methods, Dates as ISO strings,
  * undefined members omitted, undefined array slots and holes as null, non-finite numbers as
@@ -47,8 +82,8 @@ function isDate(value: unknown): value is Date {
  *
  * @param rootPath how to name `value` itself in error messages ("" for a whole message).
  */
-export function encodeJson(value: unknown, rootPath = ""): string {
-  const encoder = new SafeJsonEncoder();
+export function encodeJson(value: unknown, rootPath = "", options: EncodeOptions = {}): string {
+  const encoder = new SafeJsonEncoder(options.requireWellFormed ?? false);
   const text = encoder.encode("", value, rootPath === "" ? "(value)" : rootPath, rootPath);
   return text ?? "null";
 }
@@ -56,6 +91,12 @@ export function encodeJson(value: unknown, rootPath = ""): string {
 class SafeJsonEncoder {
   /** Objects currently being encoded: the chain from the root to the current value. */
   private readonly openObjects: object[] = [];
+
+  constructor(private readonly requireWellFormed: boolean) {}
+
+  private checkText(text: string, label: string): void {
+    if (this.requireWellFormed) requireWellFormed(text, label);
+  }
 
   /**
    * Returns the JSON text for one value, or undefined when JSON would leave it out
@@ -85,6 +126,8 @@ class SafeJsonEncoder {
       case "undefined":
         return undefined;
       case "string":
+        this.checkText(value, label);
+        return JSON.stringify(value);
       case "boolean":
         return JSON.stringify(value);
       case "number":
@@ -104,7 +147,7 @@ class SafeJsonEncoder {
     const obj = value as object;
     // Boxed primitives are written as the primitive they hold.
     if (obj instanceof Number) return this.encode(key, Number(obj), label, path);
-    if (obj instanceof String) return JSON.stringify(String(obj));
+    if (obj instanceof String) return this.encode(key, String(obj), label, path);
     if (obj instanceof Boolean) return JSON.stringify(obj.valueOf());
     if (objectTag(obj) === "[object BigInt]") {
       throw new PostHogInputError(
@@ -140,6 +183,7 @@ class SafeJsonEncoder {
     const members: string[] = [];
     for (const key of Object.keys(obj)) {
       const memberPath = childPath(path, key);
+      this.checkText(key, memberPath);
       const text = this.encode(key, (obj as Record<string, unknown>)[key], memberPath, memberPath);
       if (text !== undefined) members.push(`${JSON.stringify(key)}:${text}`);
     }

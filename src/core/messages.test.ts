@@ -7,6 +7,7 @@ import {
   buildGroupIdentifyMessage,
   buildIdentifyMessage,
   encodeMessage,
+  MAX_MESSAGE_BYTES,
   resolveTimestamp,
   type BuildOptions,
   type PostHogMessage,
@@ -373,6 +374,23 @@ describe("encodeMessage", () => {
   it("checks top-level fields too", () => {
     const message = { ...base({}), distinct_id: 5n } as unknown as PostHogMessage;
     expect(inputError(() => encodeMessage(message)).field).toBe("distinct_id");
+  });
+
+  it("keeps emoji and other complete surrogate pairs, and refuses half of one (a hook may add it)", () => {
+    expect(roundTrip(base({ title: "launch 🚀", "🚀": 1 })).properties).toMatchObject({ title: "launch 🚀", "🚀": 1 });
+    const cut = "launch 🚀".slice(0, 8);
+    expect(inputError(() => encodeMessage(base({ list: ["ok", cut] }))).field).toBe("properties.list[1]");
+    expect(inputError(() => encodeMessage({ ...base({}), distinct_id: "\udc00" })).field).toBe("distinct_id");
+    // Flag contexts are not stored: encodeJson keeps its JSON.stringify behaviour there.
+    expect(encodeJson({ name: cut })).toBe(JSON.stringify({ name: cut }));
+  });
+
+  it("refuses an event over MAX_MESSAGE_BYTES, naming where its bytes are", () => {
+    const big = "é".repeat(MAX_MESSAGE_BYTES / 2);
+    expect(encodeMessage(base({ big: big.slice(0, -200) }))).toContain('"big":"é');
+    expect(inputError(() => encodeMessage(base({ note: "n", big }))).field).toBe("properties.big");
+    const items = Array.from({ length: 3 }, () => "x".repeat(MAX_MESSAGE_BYTES / 2));
+    expect(inputError(() => encodeMessage(base({ nested: { items } }))).field).toBe("properties.nested.items");
   });
 
   it("names the value itself when encoding a bare value", () => {

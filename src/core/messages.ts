@@ -6,7 +6,7 @@
 // Runs inside the Convex runtime: no Node APIs.
 import { uuidv7 } from "uuidv7";
 import { buildExceptionList } from "./exception.js";
-import { PostHogInputError, childPath, encodeJson } from "./json.js";
+import { PostHogInputError, childPath, encodeJson, requireWellFormed, utf8Length } from "./json.js";
 
 export { PostHogInputError } from "./json.js";
 export type { ExceptionEntry, ExceptionMechanism, StackFrame } from "./exception.js";
@@ -93,6 +93,7 @@ function requireText(value: unknown, field: string): string {
     throw new PostHogInputError(field, `must be a non-empty string (got ${describeType(value)})`);
   }
   if (value.trim() === "") throw new PostHogInputError(field, "must be a non-empty string");
+  requireWellFormed(value, field);
   return value;
 }
 
@@ -289,11 +290,66 @@ export function buildExceptionMessage(input: ExceptionInput, opts: BuildOptions)
 }
 
 /**
+ * Largest encoded message one event may be. It is stored in a Convex document, which holds
+ * at most 1 MiB; the rest of the row needs a little room.
+ */
+export const MAX_MESSAGE_BYTES = 1024 * 1024 - 8 * 1024;
+
+/**
  * JSON text of a message, for storage and transport. Throws PostHogInputError naming the path
  * (e.g. `properties.user.callback`) of a value JSON cannot carry: functions, symbols, BigInt,
- * cyclic references, invalid Dates. Dates anywhere become ISO strings; undefined members are
- * left out and undefined array slots become null, as JSON.stringify does.
+ * cyclic references, invalid Dates, text with half a surrogate pair; and for a message larger
+ * than MAX_MESSAGE_BYTES, naming the field that makes it so. Dates anywhere become ISO
+ * strings; undefined members are left out and undefined array slots become null, as
+ * JSON.stringify does.
  */
 export function encodeMessage(message: PostHogMessage): string {
-  return encodeJson(message);
+  const text = encodeJson(message, "", { requireWellFormed: true });
+  const bytes = utf8Length(text);
+  if (bytes > MAX_MESSAGE_BYTES) {
+    const largest = largestPart(message, bytes);
+    throw new PostHogInputError(
+      largest.path,
+      `the event is ${bytes} bytes once encoded, ${largest.bytes} of them here; one event can be at most ${MAX_MESSAGE_BYTES} bytes (a Convex document holds 1 MiB)`,
+    );
+  }
+  return text;
+}
+
+/**
+ * What the component's outbox takes for a message: its JSON text and the fields the outbox
+ * row shows, so the component does not parse the text again. Checks what a beforeSend hook
+ * may have changed since the message was built.
+ */
+export function outboxMessage(message: PostHogMessage): { message: string; uuid: string; event: string } {
+  for (const field of ["event", "distinct_id", "uuid", "timestamp"] as const) {
+    if (typeof message[field] !== "string" || message[field] === "") {
+      throw new PostHogInputError(field, `must be a non-empty string (a beforeSend hook returned ${JSON.stringify(message[field]) ?? "undefined"})`);
+    }
+  }
+  return { message: encodeMessage(message), uuid: message.uuid, event: message.event };
+}
+
+/**
+ * Where an oversized message's bytes are: from the whole message, go down into the largest
+ * member while it holds at least half of its parent. Runs only when a message is too large.
+ */
+function largestPart(message: PostHogMessage, totalBytes: number): { path: string; bytes: number } {
+  let path = "";
+  let value: unknown = message;
+  let bytes = totalBytes;
+  for (;;) {
+    if (typeof value !== "object" || value === null) break;
+    const members: Array<[string, unknown]> = Array.isArray(value)
+      ? value.map((item, i) => [`${path}[${i}]`, item])
+      : Object.entries(value).map(([key, item]) => [childPath(path, key), item]);
+    let best: { path: string; value: unknown; bytes: number } | undefined;
+    for (const [memberPath, item] of members) {
+      const size = utf8Length(encodeJson(item, memberPath));
+      if (best === undefined || size > best.bytes) best = { path: memberPath, value: item, bytes: size };
+    }
+    if (best === undefined || best.bytes * 2 < bytes) break;
+    ({ path, value, bytes } = best);
+  }
+  return { path: path === "" ? "(event)" : path, bytes };
 }

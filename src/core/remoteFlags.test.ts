@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { startLocalPostHog, type FaultRule } from "../local-server/server.js";
 import { useLocalPostHog } from "../testing/setup.js";
 import {
@@ -288,13 +288,53 @@ describe("fetchRemoteFlags against the local server", () => {
     expect(server.requests()).toHaveLength(attempts);
   });
 
-  it("does not retry a refused connection", async () => {
-    const closed = await startLocalPostHog();
-    const host = closed.url;
-    await closed.close();
-    const result = await fetchRemoteFlags({ ...fast(), host });
-    expect(result).toMatchObject({ ok: false, error: "network_error" });
-    expect((result as { message: string }).message).toMatch(/ECONNREFUSED/);
+  describe("a refused connection is not retried", () => {
+    /** Calls the real fetch and counts the calls; `convexError` rethrows failures as the Convex runtime words them. */
+    function realFetchCounting(convexError?: (url: string) => string) {
+      const realFetch = globalThis.fetch;
+      const calls: string[] = [];
+      vi.stubGlobal("fetch", async (url: string, init?: RequestInit) => {
+        calls.push(url);
+        try {
+          return await realFetch(url, init);
+        } catch (error) {
+          if (convexError === undefined || init?.signal?.aborted) throw error;
+          throw new Error(convexError(url));
+        }
+      });
+      return calls;
+    }
+    async function closedHost() {
+      const closed = await startLocalPostHog();
+      await closed.close();
+      return closed.url;
+    }
+    afterEach(() => vi.unstubAllGlobals());
+
+    it("in Node (ECONNREFUSED in the error's cause)", async () => {
+      const calls = realFetchCounting();
+      const result = await fetchRemoteFlags({ ...fast(), host: await closedHost() });
+      expect(result).toMatchObject({ ok: false, error: "network_error", message: expect.stringMatching(/ECONNREFUSED/) });
+      expect(calls).toHaveLength(1);
+    });
+
+    it("in the Convex runtime (reqwest's error chain as the message)", async () => {
+      // crates/isolate/src/environment/action/fetch.rs throws `format!("{e:#}")` of reqwest's error.
+      const calls = realFetchCounting(
+        (url) => `error sending request for url (${url}): client error (Connect): tcp connect error: Connection refused (os error 111)`,
+      );
+      const result = await fetchRemoteFlags({ ...fast(), host: await closedHost() });
+      expect(result).toMatchObject({ ok: false, error: "network_error", message: expect.stringMatching(/Connection refused/) });
+      expect(calls).toHaveLength(1);
+    });
+
+    it("other network errors in the Convex runtime's words are retried once", async () => {
+      const calls = realFetchCounting((url) => `error sending request for url (${url}): connection closed before message completed`);
+      answered();
+      server.addFaults({ path: "/flags", reset: true, times: 2 });
+      expect(await fetchRemoteFlags(fast())).toMatchObject({ ok: false, error: "network_error", message: expect.stringMatching(/connection closed/) });
+      expect(calls).toHaveLength(2);
+    });
   });
 
   it("waits retryDelayMs before the retry", async () => {

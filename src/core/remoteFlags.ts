@@ -145,7 +145,7 @@ function outcomeOf(attempt: HttpAttempt): AttemptOutcome {
       // posthog-node retries every transport failure except a refused connection.
       return {
         result: { ok: false, error: "network_error", message: attempt.error },
-        retryable: !/ECONNREFUSED/.test(attempt.error),
+        retryable: !attempt.refused,
       };
     case "answered": {
       const { status, text } = attempt;

@@ -9,6 +9,7 @@
  */
 
 import type * as capture from "../capture.js";
+import type * as captureCost from "../captureCost.js";
 import type * as flags from "../flags.js";
 
 import type {
@@ -20,6 +21,7 @@ import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
   capture: typeof capture;
+  captureCost: typeof captureCost;
   flags: typeof flags;
 }> = anyApi as any;
 

@@ -68,6 +68,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         "internal",
         {
           destination: { apiKey: string; host: string };
+          event: string;
           message: string;
           options?: {
             batchSize?: number;
@@ -76,6 +77,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
             retryInitialDelayMs?: number;
             retryMaxDelayMs?: number;
           };
+          uuid: string;
         },
         null,
         Name
@@ -121,6 +123,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           dedupKey: string;
           dedupWindowMs?: number;
           destination: { apiKey: string; host: string };
+          event: string;
           message: string;
           options?: {
             batchSize?: number;
@@ -129,6 +132,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
             retryInitialDelayMs?: number;
             retryMaxDelayMs?: number;
           };
+          uuid: string;
         },
         boolean,
         Name
@@ -161,6 +165,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           flags: {
             cohortCount: number;
             definitionsAgeMs: number | null;
+            definitionsConfirmedAt: number | null;
             flagCount: number;
             lastRefresh: null | {
               at: number;
@@ -178,6 +183,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           };
           lastSuccessAt: number | null;
           oldestPendingAgeMs: number | null;
+          oldestPendingAt: number | null;
           pending: number;
         },
         Name

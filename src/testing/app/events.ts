@@ -21,6 +21,23 @@ export const captureMany = mutation({
   },
 });
 
+/**
+ * Capture with one field cut in the middle of an emoji, as code that truncates text by
+ * UTF-16 length does: half of a surrogate pair is left at its end.
+ */
+export const captureCutText = mutation({
+  args: { field: v.union(v.literal("event"), v.literal("distinctId"), v.literal("key"), v.literal("value")) },
+  handler: async (ctx, { field }) => {
+    const cut = "launch 🚀".slice(0, 8);
+    const text = (name: typeof field, fallback: string) => (field === name ? cut : fallback);
+    await client({ flushDelayMs: 50 }).capture(ctx, {
+      event: text("event", "launched"),
+      distinctId: text("distinctId", "u"),
+      properties: { title: { [text("key", "name")]: text("value", "launch") } },
+    });
+  },
+});
+
 /** Place an order and capture it; `fail` throws after the capture, rolling both back. */
 export const placeOrder = mutation({
   args: { item: v.string(), distinctId: v.string(), fail: v.boolean(), options: vOptions },

@@ -1,6 +1,6 @@
 // Flag functions of the test app. Context objects travel as JSON so tests can use `$` keys.
 import { v } from "convex/values";
-import { PostHog, type FlagContext } from "../../client/index.js";
+import { PostHog, fromConvexSafe, toConvexSafe, type FlagContext, type FlagsSnapshot } from "../../client/index.js";
 import { components } from "./_generated/api.js";
 import { action, mutation, query } from "./_generated/server.js";
 
@@ -137,4 +137,33 @@ export const readInAction = action({
     }
     return JSON.stringify(await posthog.getFeatureFlagResult(ctx, { key: args.key ?? "", ...common }));
   },
+});
+
+/** A snapshot returned as the README shows it: made Convex-safe, payloads with `$` keys included. */
+export const safeSnapshot = query({
+  args: { context: v.string() },
+  handler: async (ctx, args) => toConvexSafe(await posthog.evaluateFlags(ctx, context(args.context))),
+});
+
+/** The same snapshot returned as it is, which Convex's value rules refuse when a payload has a `$` key. */
+export const rawSnapshot = query({
+  args: { context: v.string() },
+  handler: async (ctx, args) => await posthog.evaluateFlags(ctx, context(args.context)),
+});
+
+/** One flag's result and payload, and getAllFlagsAndPayloads, each made Convex-safe. */
+export const safeReads = query({
+  args: { key: v.string(), context: v.string() },
+  handler: async (ctx, args) => ({
+    result: toConvexSafe(await posthog.getFeatureFlagResult(ctx, { key: args.key, ...context(args.context) })),
+    payload: toConvexSafe(await posthog.getFeatureFlagPayload(ctx, { key: args.key, ...context(args.context) })),
+    all: toConvexSafe(await posthog.getAllFlagsAndPayloads(ctx, context(args.context))),
+  }),
+});
+
+/** The browser hands the snapshot it got from safeSnapshot back, as it came. */
+export const captureWithSafeSnapshot = mutation({
+  args: { distinctId: v.string(), event: v.string(), flags: v.any() },
+  handler: async (ctx, args) =>
+    await posthog.capture(ctx, { distinctId: args.distinctId, event: args.event, flags: fromConvexSafe<FlagsSnapshot>(args.flags) }),
 });

@@ -13,6 +13,7 @@ const posthog = new PostHog(components.posthog, {
       if (event.event === "explode") throw new Error("hook failed");
       return event;
     },
+    (event) => (event.event === "anonymise" ? { ...event, distinctId: "" } : event),
   ],
   delivery: { flushDelayMs: 60_000 },
 });
