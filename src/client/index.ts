@@ -15,11 +15,14 @@ import {
   type PostHogMessage,
 } from "../core/messages.js";
 import { LIB_NAME, LIB_VERSION } from "../core/version.js";
-import { encodeJson } from "../core/json.js";
 import type { FlagValue } from "../core/flags/index.js";
 import type { Evaluation } from "../component/flags.js";
-import { exposureDedupKey, flagCalledProperties, flagProperties, type ExposureFacts } from "../core/exposures.js";
+import { exposureDedupKey, flagCalledProperties, flagProperties, isMinimalExposure, type ExposureFacts } from "../core/exposures.js";
 import { fetchRemoteFlags, type RemoteFlagsResult } from "../core/remoteFlags.js";
+import { fetchRemoteConfigPayload } from "../core/remoteConfig.js";
+import { defineOwn, encodeFlagContext } from "../core/flagContext.js";
+import { FeatureFlagEvaluations, type SnapshotResponse } from "./snapshot.js";
+import { FlagOverrides, type OverrideFeatureFlagsOptions } from "./overrides.js";
 import {
   canFetch,
   canWrite,
@@ -32,11 +35,13 @@ import {
   type FlagReason,
   type FlagsSnapshot,
   type JsonType,
+  type UnresolvedFlagReason,
 } from "./flags.js";
 
 export { PostHogInputError };
 export type { DeadLetter, DeliveryOptions, FlushResult, Status, PostHogMessage, FlagValue, RefreshResult };
-export type { FeatureFlagResult, FlagReason, FlagsSnapshot, JsonType };
+export type { FeatureFlagResult, FlagReason, FlagsSnapshot, JsonType, OverrideFeatureFlagsOptions, UnresolvedFlagReason };
+export { FeatureFlagEvaluations };
 
 export interface FlagContext {
   distinctId?: string;
@@ -95,12 +100,16 @@ export interface PostHogOptions {
   host?: string;
   /** Personal API key for local flag evaluation. Default: POSTHOG_PERSONAL_API_KEY. */
   personalApiKey?: string;
+  /** posthog-node 5.70's name for the personal (or project secret) API key; wins over personalApiKey. */
+  secretKey?: string;
   beforeSend?: BeforeSendFn | BeforeSendFn[];
   identify?: IdentifyFn;
   /** Batch size, flush delay, timeouts and retry backoff of delivery. */
   delivery?: DeliveryOptions;
   /** Default for every flag read: queue `$feature_flag_called` exposures (default true). */
   sendFeatureFlagEvents?: boolean;
+  /** posthog-node's spelling of sendFeatureFlagEvents (which wins when both are set). */
+  sendFeatureFlagEvent?: boolean;
   /** How long a sent exposure suppresses the same one (default 7 days). */
   exposureDedupWindowMs?: number;
   /** Timeout of a /flags request (remote evaluation), as posthog-node: default 3000 ms. */
@@ -112,12 +121,9 @@ export interface PostHogOptions {
 type Properties = Record<string, unknown>;
 type EventIdentity = { timestamp?: Date | string | number; uuid?: string; disableGeoip?: boolean };
 
-export interface CaptureArgs extends EventIdentity {
-  distinctId?: string;
-  event: string;
-  properties?: Properties;
-  groups?: Record<string, string | number>;
-  /** Stamp `$feature/<key>` and `$active_feature_flags` from a snapshot of evaluateFlags. */
+/** Flags to stamp on an event, as `$feature/<key>` and `$active_feature_flags`. */
+export interface EventFlagsArgs {
+  /** Stamp the flags of a snapshot from evaluateFlags. */
   flags?: FlagsSnapshot;
   /**
    * Evaluate every flag now and stamp them: locally when definitions are loaded (no
@@ -131,6 +137,12 @@ export interface CaptureArgs extends EventIdentity {
         flagKeys?: string[];
         onlyEvaluateLocally?: boolean;
       };
+}
+export interface CaptureArgs extends EventIdentity, EventFlagsArgs {
+  distinctId?: string;
+  event: string;
+  properties?: Properties;
+  groups?: Record<string, string | number>;
 }
 export interface IdentifyArgs extends EventIdentity {
   distinctId?: string;
@@ -146,13 +158,15 @@ export interface GroupIdentifyArgs extends EventIdentity {
   properties?: Properties;
   distinctId?: string;
 }
-export interface CaptureExceptionArgs extends EventIdentity {
+export interface CaptureExceptionArgs extends EventIdentity, EventFlagsArgs {
   error: unknown;
   distinctId?: string;
   additionalProperties?: Properties;
 }
 
 export class PostHog {
+  readonly #overrides = new FlagOverrides();
+
   constructor(
     public component: ComponentApi,
     private options: PostHogOptions = {},
@@ -162,19 +176,9 @@ export class PostHog {
   async capture(ctx: RunMutationCtx & RunQueryCtx, args: CaptureArgs): Promise<void> {
     const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
     const { flags, sendFeatureFlags, ...event } = args;
-    let properties = event.properties;
-    if (flags !== undefined || sendFeatureFlags) {
-      // As posthog-node: a snapshot wins over sendFeatureFlags, and the caller's own
-      // $feature/* properties win over computed ones.
-      // sendFeatureFlags: local when definitions are loaded (no request); otherwise, in an
-      // action, one /flags request, as posthog-node.
-      const how = typeof sendFeatureFlags === "object" ? sendFeatureFlags : {};
-      const snapshot =
-        flags ??
-        (await this.snapshot(ctx, { ...how, distinctId, groups: stringGroups(event.groups) }, "capture"));
-      const values = Object.fromEntries(Object.entries(snapshot.flags).map(([key, r]) => [key, r.value!]));
-      properties = { ...flagProperties(values), ...properties };
-    }
+    // The caller's own $feature/* properties win over computed ones.
+    const stamped = await this.eventFlagProperties(ctx, { flags, sendFeatureFlags }, distinctId, event);
+    const properties = stamped ? { ...stamped, ...event.properties } : event.properties;
     await this.enqueue(ctx, buildCaptureMessage({ ...event, properties, distinctId }, this.buildOptions()));
   }
 
@@ -196,7 +200,38 @@ export class PostHog {
   /** Capture an Error, a string, or any object with a `message`, as a `$exception` event. */
   async captureException(ctx: RunMutationCtx, args: CaptureExceptionArgs): Promise<void> {
     const distinctId = await this.findDistinctId(ctx, args.distinctId);
-    await this.enqueue(ctx, buildExceptionMessage({ ...args, distinctId }, this.buildOptions()));
+    const { flags, sendFeatureFlags, ...exception } = args;
+    // Flags need someone to evaluate them for: without a distinct id, sendFeatureFlags stamps nothing.
+    const stamped =
+      distinctId === undefined && flags === undefined
+        ? undefined
+        : await this.eventFlagProperties(ctx as RunMutationCtx & RunQueryCtx, { flags, sendFeatureFlags }, distinctId ?? "", exception);
+    const additionalProperties = stamped ? { ...stamped, ...exception.additionalProperties } : exception.additionalProperties;
+    await this.enqueue(ctx, buildExceptionMessage({ ...exception, additionalProperties, distinctId }, this.buildOptions()));
+  }
+
+  /**
+   * `$feature/*` and `$active_feature_flags` for an event, or undefined when none were asked
+   * for. As posthog-node: a snapshot wins over sendFeatureFlags; sendFeatureFlags evaluates
+   * locally when definitions are loaded (no request), otherwise, in an action, asks /flags once.
+   */
+  private async eventFlagProperties(
+    ctx: RunMutationCtx & RunQueryCtx,
+    { flags, sendFeatureFlags }: EventFlagsArgs,
+    distinctId: string,
+    event: { groups?: Record<string, string | number>; disableGeoip?: boolean },
+  ): Promise<Properties | undefined> {
+    if (flags === undefined && !sendFeatureFlags) return undefined;
+    if (flags === undefined && !("runQuery" in ctx)) {
+      throw new PostHogInputError("ctx", "sendFeatureFlags evaluates flags: pass the ctx of a mutation or an action");
+    }
+    const how = typeof sendFeatureFlags === "object" ? sendFeatureFlags : {};
+    const snapshot =
+      flags ??
+      (await this.snapshot(ctx, { ...how, distinctId, groups: stringGroups(event.groups), disableGeoip: event.disableGeoip }, "capture"));
+    const values: Record<string, FlagValue> = {};
+    for (const [key, result] of Object.entries(snapshot.flags)) defineOwn(values, key, result.value!);
+    return flagProperties(values);
   }
 
   /** Deliver everything queued now (including events waiting to retry); say how it went. */
@@ -240,12 +275,15 @@ export class PostHog {
    * distinct id, flag, response and groups) unless `sendFeatureFlagEvents: false`.
    */
   async getFeatureFlagResult(ctx: RunQueryCtx, args: FlagArgs): Promise<FeatureFlagResult> {
+    // As posthog-node: an overridden flag is answered without evaluation or exposure.
+    if (this.#overrides.hasFlag(args.key)) return this.overriddenResult(args.key);
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
-    const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
+    const { decisions } = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
+    const decision = decisions[0]!;
     if (canWrite(ctx) && this.sendsExposures(args)) {
-      await this.sendExposure(ctx, { ...args, distinctId }, decision!.facts);
+      await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
     }
-    return decision!.result;
+    return this.withPayloadOverride(decision.result);
   }
 
   /**
@@ -257,15 +295,21 @@ export class PostHog {
     ctx: RunQueryCtx,
     args: FlagArgs & { matchValue?: FlagValue },
   ): Promise<JsonType | null | undefined> {
+    if (this.#overrides.hasPayload(args.key)) return this.#overrides.payloads![args.key];
     if (args.matchValue !== undefined) {
       const answer = JSON.parse(
         await ctx.runQuery(this.component.flags.payloadFor, { key: args.key, matchValue: args.matchValue }),
       ) as { state: string; found?: boolean; payload?: JsonType | null };
-      return answer.state === "loaded" && answer.found ? (answer.payload ?? null) : undefined;
+      if (answer.state === "loaded" && answer.found) return answer.payload ?? null;
+      // As posthog-node: with no local definition, an action asks /flags (matchValue unused there).
+      if (!canFetch(ctx) || args.onlyEvaluateLocally) return undefined;
+      const distinctId = await this.flagDistinctId(ctx, args.distinctId);
+      return remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key])).result.payload;
     }
+    if (this.#overrides.hasFlag(args.key)) return this.overriddenResult(args.key).payload;
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
-    const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
-    return decision!.result.payload;
+    const { decisions } = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
+    return decisions[0]!.result.payload;
   }
 
   /** Every decidable flag (undecidable ones are left out), as { key: value }. */
@@ -278,13 +322,23 @@ export class PostHog {
     ctx: RunQueryCtx,
     args: AllFlagsArgs = {},
   ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
-    const snapshot = await this.snapshot(ctx, args, "all");
     const featureFlags: Record<string, FlagValue> = {};
     const featureFlagPayloads: Record<string, JsonType> = {};
-    for (const [key, result] of Object.entries(snapshot.flags)) {
-      featureFlags[key] = result.value!;
-      if (result.payload) featureFlagPayloads[key] = result.payload;
+    const distinctId = await this.findDistinctId(ctx, args.distinctId);
+    if (distinctId === undefined) return { featureFlags, featureFlagPayloads }; // as posthog-node
+    const { decisions } = await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args, "all");
+    for (const { result, listsPayload } of decisions) {
+      if (result.value === undefined) continue;
+      defineOwn(featureFlags, result.key, result.value);
+      if (listsPayload) defineOwn(featureFlagPayloads, result.key, result.payload!);
     }
+    // As posthog-node: overrides last, over everything evaluated (flagKeys does not limit them).
+    const { flags, payloads } = this.#overrides;
+    for (const [key, value] of Object.entries(flags ?? {})) {
+      if (value === undefined) delete featureFlags[key];
+      else defineOwn(featureFlags, key, value);
+    }
+    for (const [key, payload] of Object.entries(payloads ?? {})) defineOwn(featureFlagPayloads, key, payload);
     return { featureFlags, featureFlagPayloads };
   }
 
@@ -294,18 +348,124 @@ export class PostHog {
    * evaluation, or to `captureExposure` to record what was shown. Plain data: a query can
    * return it to the client, which passes it to a mutation.
    */
+  async evaluateFlags(ctx: RunMutationCtx & RunQueryCtx, args?: AllFlagsArgs): Promise<FeatureFlagEvaluations>;
+  async evaluateFlags(ctx: RunQueryCtx, args?: AllFlagsArgs): Promise<FlagsSnapshot>;
   async evaluateFlags(ctx: RunQueryCtx, args: AllFlagsArgs = {}): Promise<FlagsSnapshot> {
-    return await this.snapshot(ctx, args, "snapshot");
+    const { snapshot, facts, response } = await this.evaluateSnapshot(ctx, args, "snapshot");
+    if (!canWrite(ctx)) return snapshot;
+    // In a mutation or action, reads through the snapshot's accessors record exposures.
+    const recorder = {
+      sends: (perRead: boolean | undefined) => this.sendsExposures({ sendFeatureFlagEvents: perRead }),
+      record: (who: { distinctId: string; groups?: Record<string, string>; disableGeoip?: boolean }, what: ExposureFacts) =>
+        this.sendExposure(ctx as unknown as RunMutationCtx, who, what),
+    };
+    return new FeatureFlagEvaluations({
+      ...snapshot,
+      unresolvedFlags: snapshot.unresolvedFlags ?? {},
+      disableGeoip: args.disableGeoip,
+      facts,
+      response,
+      recorder,
+    });
   }
 
-  private async snapshot(ctx: RunQueryCtx, args: AllFlagsArgs, mode: "all" | "snapshot" | "capture"): Promise<FlagsSnapshot> {
+  private async snapshot(ctx: RunQueryCtx, args: AllFlagsArgs, mode: "snapshot" | "capture"): Promise<FlagsSnapshot> {
+    return (await this.evaluateSnapshot(ctx, args, mode)).snapshot;
+  }
+
+  /** The decided flags as a snapshot, with each one's exposure facts and what /flags said overall. */
+  private async evaluateSnapshot(
+    ctx: RunQueryCtx,
+    args: AllFlagsArgs,
+    mode: "snapshot" | "capture",
+  ): Promise<{ snapshot: FlagsSnapshot; facts: Map<string, ExposureFacts>; response: SnapshotResponse }> {
     const distinctId = await this.findDistinctId(ctx, args.distinctId);
-    const snapshot: FlagsSnapshot = { distinctId: distinctId ?? "", flags: {}, ...(args.groups ? { groups: args.groups } : {}) };
-    if (distinctId === undefined) return snapshot; // posthog-node answers {} without a distinct id
-    for (const { result } of await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args, mode)) {
-      if (result.value !== undefined) snapshot.flags[result.key] = result;
+    const flags: Record<string, FeatureFlagResult> = {};
+    const unresolvedFlags: Record<string, UnresolvedFlagReason> = {};
+    const snapshot: FlagsSnapshot = { distinctId: distinctId ?? "", flags, ...(args.groups ? { groups: args.groups } : {}) };
+    const facts = new Map<string, ExposureFacts>();
+    const response: SnapshotResponse = { errors: [], minimalGate: false };
+    if (distinctId === undefined) return { snapshot, facts, response }; // posthog-node answers {} without a distinct id
+    const { decisions, answer, minimalGate } = await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args, mode);
+    response.minimalGate = minimalGate;
+    if (answer?.ok) {
+      Object.assign(response, { requestId: answer.requestId, evaluatedAt: answer.evaluatedAt });
+      if (answer.errorsWhileComputingFlags) response.errors.push("errors_while_computing_flags");
+      if (answer.quotaLimited) response.errors.push("quota_limited");
     }
-    return snapshot;
+    for (const decision of decisions) {
+      const { result } = decision;
+      if (result.value !== undefined) {
+        defineOwn(flags, result.key, result);
+        facts.set(result.key, decision.facts);
+      } else if (UNRESOLVED_REASONS.has(result.reason)) {
+        defineOwn(unresolvedFlags, result.key, result.reason as UnresolvedFlagReason);
+      }
+    }
+    // As posthog-node: overrides apply to local evaluations (a capture's remote answer has none).
+    if (mode === "snapshot" || answer === undefined) this.applyOverrides(flags, facts, args.flagKeys);
+    for (const key of Object.keys(flags)) delete unresolvedFlags[key];
+    if (mode === "snapshot") snapshot.unresolvedFlags = unresolvedFlags;
+    return { snapshot, facts, response };
+  }
+
+  /** posthog-node's overrides in a snapshot: values replace, undefined removes, payloads replace. */
+  private applyOverrides(flags: Record<string, FeatureFlagResult>, facts: Map<string, ExposureFacts>, flagKeys: string[] | undefined): void {
+    const { flags: values, payloads } = this.#overrides;
+    const wanted = (key: string) => flagKeys === undefined || flagKeys.includes(key);
+    for (const [key, value] of Object.entries(values ?? {})) {
+      if (!wanted(key)) continue;
+      if (value === undefined) {
+        delete flags[key];
+        continue;
+      }
+      const existing = Object.prototype.hasOwnProperty.call(flags, key) ? flags[key] : undefined;
+      defineOwn(flags, key, { ...this.overriddenResult(key), ...(existing ? { payload: existing.payload, reason: existing.reason } : {}) });
+      if (!facts.has(key)) facts.set(key, { key, response: value, locallyEvaluated: false });
+    }
+    for (const [key, payload] of Object.entries(payloads ?? {})) {
+      if (Object.prototype.hasOwnProperty.call(flags, key)) defineOwn(flags, key, { ...flags[key]!, payload });
+    }
+  }
+
+  /** The result of a flag set by overrideFeatureFlags (undefined: as if it did not exist). */
+  private overriddenResult(key: string): FeatureFlagResult {
+    const value = this.#overrides.flags![key];
+    const payload = this.#overrides.hasPayload(key) ? this.#overrides.payloads![key]! : null;
+    if (value === undefined) return { key, value: undefined, enabled: undefined, variant: undefined, payload: undefined, reason: "overridden" };
+    return { key, value, enabled: value !== false, variant: typeof value === "string" ? value : null, payload, reason: "overridden" };
+  }
+
+  /** As posthog-node: a payload override replaces the payload of an evaluated flag. */
+  private withPayloadOverride(result: FeatureFlagResult): FeatureFlagResult {
+    if (result.value === undefined || !this.#overrides.hasPayload(result.key)) return result;
+    return { ...result, payload: this.#overrides.payloads![result.key]! };
+  }
+
+  /**
+   * Answer flag reads with these values instead of evaluating (handy in tests), as
+   * posthog-node: `false` clears; a list of keys sets them to true; `{ flags, payloads }` sets
+   * either part; any other object maps keys to values (`undefined`: the flag does not exist).
+   * Overridden single-flag reads send no exposure. Kept by this client object, in this isolate.
+   */
+  overrideFeatureFlags(overrides: OverrideFeatureFlagsOptions): void {
+    this.#overrides.set(overrides);
+  }
+
+  /**
+   * The payload of a remote config flag, from PostHog's remote config endpoint (action; needs
+   * the personal or secret API key). Undefined when PostHog cannot be reached or says no.
+   */
+  async getRemoteConfigPayload(ctx: RunActionCtx, args: { key: string; timeoutMs?: number }): Promise<JsonType | undefined> {
+    void ctx; // an action's ctx: only actions may make network requests
+    const personalApiKey = this.personalApiKey();
+    if (personalApiKey === undefined) {
+      throw new PostHogInputError(
+        "personalApiKey",
+        "remote config payloads need a personal API key: pass secretKey (or personalApiKey) to new PostHog(...) or set POSTHOG_PERSONAL_API_KEY",
+      );
+    }
+    return (await fetchRemoteConfigPayload({ ...this.destination(), personalApiKey, ...args })) as JsonType | undefined;
   }
 
   /**
@@ -316,7 +476,12 @@ export class PostHog {
     ctx: RunMutationCtx,
     args: { distinctId: string; result: FeatureFlagResult; groups?: Record<string, string>; disableGeoip?: boolean },
   ): Promise<void> {
-    await this.sendExposure(ctx, args, factsOf(args.result));
+    const facts = factsOf(args.result);
+    // Only a flag known to have no experiment can be sent minimal; then the stored gate decides.
+    if (facts.hasExperiment === false && "runQuery" in ctx) {
+      facts.minimalGate = await (ctx as RunMutationCtx & RunQueryCtx).runQuery(this.component.flags.minimalFlagCalledEvents, {});
+    }
+    await this.sendExposure(ctx, args, facts);
   }
 
   /**
@@ -350,16 +515,13 @@ export class PostHog {
     keys: string[] | undefined,
     how: FlagReadOptions,
     mode: "one" | "all" | "snapshot" | "capture",
-  ): Promise<Decision[]> {
-    const encoded = encodeJson(
-      {
-        distinctId: context.distinctId,
-        groups: context.groups,
-        personProperties: context.personProperties,
-        groupProperties: context.groupProperties,
-      },
-      "",
-    );
+  ): Promise<{ decisions: Decision[]; answer?: RemoteFlagsResult; minimalGate: boolean }> {
+    const encoded = encodeFlagContext({
+      distinctId: context.distinctId,
+      groups: context.groups,
+      personProperties: context.personProperties,
+      groupProperties: context.groupProperties,
+    });
     const evaluation = JSON.parse(await ctx.runQuery(this.component.flags.evaluate, { context: encoded, keys })) as Evaluation;
     const loaded = evaluation.state === "loaded";
     const local = loaded
@@ -367,25 +529,32 @@ export class PostHog {
       : (keys ?? []).map((key) =>
           localDecision({ key, resolved: false, reason: evaluation.state === "not_loaded" ? "definitions_not_loaded" : "quota_limited", serverRequired: false }),
         );
-    if (how.onlyEvaluateLocally || !canFetch(ctx)) return local;
+    const storedGate = loaded && evaluation.minimalFlagCalledEvents;
+    const settle = (decisions: Decision[], answer?: RemoteFlagsResult) => {
+      // posthog-node's gate is its last writer: this read's /flags answer, else the definitions.
+      const minimalGate = answer?.ok ? answer.minimalFlagCalledEvents === true : storedGate;
+      for (const decision of decisions) decision.facts.minimalGate = minimalGate;
+      return { decisions, ...(answer ? { answer } : {}), minimalGate };
+    };
+    if (how.onlyEvaluateLocally || !canFetch(ctx)) return settle(local);
     const noFlags = !loaded || (keys === undefined && local.length === 0);
     const undecided = local.some((d) => d.result.value === undefined && !d.clientOnly);
     const ask =
       noFlags ||
       (mode !== "capture" && undecided) ||
       (mode === "snapshot" && local.some((d) => d.result.reason === "unknown_flag"));
-    if (!ask) return local;
+    if (!ask) return settle(local);
 
     const answer = await this.askPostHog(context.distinctId, { ...context, ...how }, keys);
-    if (mode === "one") return local.map((d) => (d.result.value === undefined ? remoteDecision(d.result.key, answer) : d));
-    if (!answer.ok) return local;
+    if (mode === "one") return settle(local.map((d) => (d.result.value === undefined ? remoteDecision(d.result.key, answer) : d)), answer);
+    if (!answer.ok) return settle(local, answer);
     const merged = new Map(local.map((d) => [d.result.key, d]));
     for (const key of Object.keys(answer.flags)) {
       const mine = merged.get(key);
       if (mode === "snapshot" && mine?.result.value !== undefined) continue; // local stands
       merged.set(key, remoteDecision(key, answer));
     }
-    return [...merged.values()];
+    return settle([...merged.values()], answer);
   }
 
   private remoteTimings() {
@@ -409,7 +578,9 @@ export class PostHog {
   /** As evaluateFlag, with payload and the reason (evaluated_remotely, flag_missing, remote_error, quota_limited). */
   async evaluateFlagResult(ctx: RunActionCtx & RunMutationCtx, args: FlagArgs): Promise<FeatureFlagResult> {
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
-    const decision = remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key]));
+    const answer = await this.askPostHog(distinctId, args, [args.key]);
+    const decision = remoteDecision(args.key, answer);
+    decision.facts.minimalGate = answer.ok && answer.minimalFlagCalledEvents === true;
     if (this.sendsExposures(args)) {
       await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
     }
@@ -433,8 +604,8 @@ export class PostHog {
     const featureFlagPayloads: Record<string, JsonType> = {};
     if (answer.ok) {
       for (const [key, flag] of Object.entries(answer.flags)) {
-        featureFlags[key] = flag.value;
-        if (flag.enabled && flag.payload !== null && flag.payload !== undefined) featureFlagPayloads[key] = flag.payload as JsonType;
+        defineOwn(featureFlags, key, flag.value);
+        if (flag.listsPayload) defineOwn(featureFlagPayloads, key, flag.payload as JsonType);
       }
     }
     return { featureFlags, featureFlagPayloads };
@@ -475,6 +646,7 @@ export class PostHog {
       destination: this.destination(),
       message: encodeMessage(message),
       dedupKey: exposureDedupKey(who.distinctId, facts.key, facts.response, who.groups),
+      ...(isMinimalExposure(facts) ? { minimal: true } : {}),
       ...(this.options.exposureDedupWindowMs !== undefined ? { dedupWindowMs: this.options.exposureDedupWindowMs } : {}),
       ...this.deliveryArgs(),
     });
@@ -529,7 +701,7 @@ export class PostHog {
 
   /** Whether a flag read queues an exposure: the call's option, then the client's, then yes. */
   private sendsExposures(args: FlagReadOptions): boolean {
-    return args.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvents ?? true;
+    return args.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvent ?? true;
   }
 
   /** An explicit distinctId wins; otherwise the identify callback's, if any. */
@@ -571,10 +743,13 @@ export class PostHog {
 
   /** Personal API key for flag definitions; never stored by the component. */
   personalApiKey(): string | undefined {
-    const key = (this.options.personalApiKey ?? readEnv("POSTHOG_PERSONAL_API_KEY") ?? "").trim();
+    const key = (this.options.secretKey ?? this.options.personalApiKey ?? readEnv("POSTHOG_PERSONAL_API_KEY") ?? "").trim();
     return key === "" ? undefined : key;
   }
 }
+
+/** Why local evaluation left a flag undecided, for a snapshot's unresolvedFlags. */
+const UNRESOLVED_REASONS = new Set<string>(["experience_continuity", "unsupported_definition", "missing_context", "unresolved_dependency"]);
 
 function readEnv(name: string): string | undefined {
   return typeof process === "undefined" ? undefined : process.env[name];

@@ -122,6 +122,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           dedupWindowMs?: number;
           destination: { apiKey: string; host: string };
           message: string;
+          minimal?: boolean;
           options?: {
             batchSize?: number;
             flushDelayMs?: number;
@@ -140,6 +141,13 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         "internal",
         { context: string; keys?: Array<string> },
         string,
+        Name
+      >;
+      minimalFlagCalledEvents: FunctionReference<
+        "query",
+        "internal",
+        {},
+        boolean,
         Name
       >;
       payloadFor: FunctionReference<
