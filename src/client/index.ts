@@ -21,7 +21,7 @@ import { exposureDedupKey, flagCalledProperties, flagProperties, isMinimalExposu
 import { fetchRemoteFlags, type RemoteFlagsResult } from "../core/remoteFlags.js";
 import { fetchRemoteConfigPayload } from "../core/remoteConfig.js";
 import { defineOwn, encodeFlagContext } from "../core/flagContext.js";
-import { FeatureFlagEvaluations, type SnapshotResponse } from "./snapshot.js";
+import { FeatureFlagEvaluations, snapshotParts, type SnapshotResponse } from "./snapshot.js";
 import { FlagOverrides, type OverrideFeatureFlagsOptions } from "./overrides.js";
 import {
   canFetch,
@@ -276,14 +276,14 @@ export class PostHog {
    */
   async getFeatureFlagResult(ctx: RunQueryCtx, args: FlagArgs): Promise<FeatureFlagResult> {
     // As posthog-node: an overridden flag is answered without evaluation or exposure.
-    if (this.#overrides.hasFlag(args.key)) return this.overriddenResult(args.key);
+    if (this.#overrides.hasFlag(args.key)) return this.#overrides.result(args.key);
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     const { decisions } = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
     const decision = decisions[0]!;
     if (canWrite(ctx) && this.sendsExposures(args)) {
       await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
     }
-    return this.withPayloadOverride(decision.result);
+    return this.#overrides.withPayload(decision.result);
   }
 
   /**
@@ -306,7 +306,7 @@ export class PostHog {
       const distinctId = await this.flagDistinctId(ctx, args.distinctId);
       return remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key])).result.payload;
     }
-    if (this.#overrides.hasFlag(args.key)) return this.overriddenResult(args.key).payload;
+    if (this.#overrides.hasFlag(args.key)) return this.#overrides.result(args.key).payload;
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     const { decisions } = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
     return decisions[0]!.result.payload;
@@ -332,13 +332,7 @@ export class PostHog {
       defineOwn(featureFlags, result.key, result.value);
       if (listsPayload) defineOwn(featureFlagPayloads, result.key, result.payload!);
     }
-    // As posthog-node: overrides last, over everything evaluated (flagKeys does not limit them).
-    const { flags, payloads } = this.#overrides;
-    for (const [key, value] of Object.entries(flags ?? {})) {
-      if (value === undefined) delete featureFlags[key];
-      else defineOwn(featureFlags, key, value);
-    }
-    for (const [key, payload] of Object.entries(payloads ?? {})) defineOwn(featureFlagPayloads, key, payload);
+    this.#overrides.applyToMaps(featureFlags, featureFlagPayloads);
     return { featureFlags, featureFlagPayloads };
   }
 
@@ -380,66 +374,21 @@ export class PostHog {
     mode: "snapshot" | "capture",
   ): Promise<{ snapshot: FlagsSnapshot; facts: Map<string, ExposureFacts>; response: SnapshotResponse }> {
     const distinctId = await this.findDistinctId(ctx, args.distinctId);
-    const flags: Record<string, FeatureFlagResult> = {};
-    const unresolvedFlags: Record<string, UnresolvedFlagReason> = {};
-    const snapshot: FlagsSnapshot = { distinctId: distinctId ?? "", flags, ...(args.groups ? { groups: args.groups } : {}) };
-    const facts = new Map<string, ExposureFacts>();
-    const response: SnapshotResponse = { errors: [], minimalGate: false };
-    if (distinctId === undefined) return { snapshot, facts, response }; // posthog-node answers {} without a distinct id
+    const groups = args.groups ? { groups: args.groups } : {};
+    // posthog-node answers {} without a distinct id.
+    if (distinctId === undefined) {
+      const { facts, response } = snapshotParts([]);
+      return { snapshot: { distinctId: "", flags: {}, ...groups }, facts, response };
+    }
     const { decisions, answer, minimalGate } = await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args, mode);
-    response.minimalGate = minimalGate;
-    if (answer?.ok) {
-      Object.assign(response, { requestId: answer.requestId, evaluatedAt: answer.evaluatedAt });
-      if (answer.errorsWhileComputingFlags) response.errors.push("errors_while_computing_flags");
-      if (answer.quotaLimited) response.errors.push("quota_limited");
-    }
-    for (const decision of decisions) {
-      const { result } = decision;
-      if (result.value !== undefined) {
-        defineOwn(flags, result.key, result);
-        facts.set(result.key, decision.facts);
-      } else if (UNRESOLVED_REASONS.has(result.reason)) {
-        defineOwn(unresolvedFlags, result.key, result.reason as UnresolvedFlagReason);
-      }
-    }
-    // As posthog-node: overrides apply to local evaluations (a capture's remote answer has none).
-    if (mode === "snapshot" || answer === undefined) this.applyOverrides(flags, facts, args.flagKeys);
+    const { flags, unresolvedFlags, facts, response } = snapshotParts(decisions, answer, minimalGate);
+    // As posthog-node: overrides apply to local evaluations (a capture's remote answer has none);
+    // a capture evaluates like getAllFlags, whose overrides flagKeys does not limit.
+    if (mode === "snapshot") this.#overrides.applyToSnapshot(flags, facts, args.flagKeys);
+    else if (answer === undefined) this.#overrides.applyToSnapshot(flags, facts, undefined);
     for (const key of Object.keys(flags)) delete unresolvedFlags[key];
-    if (mode === "snapshot") snapshot.unresolvedFlags = unresolvedFlags;
+    const snapshot: FlagsSnapshot = { distinctId, flags, ...groups, ...(mode === "snapshot" ? { unresolvedFlags } : {}) };
     return { snapshot, facts, response };
-  }
-
-  /** posthog-node's overrides in a snapshot: values replace, undefined removes, payloads replace. */
-  private applyOverrides(flags: Record<string, FeatureFlagResult>, facts: Map<string, ExposureFacts>, flagKeys: string[] | undefined): void {
-    const { flags: values, payloads } = this.#overrides;
-    const wanted = (key: string) => flagKeys === undefined || flagKeys.includes(key);
-    for (const [key, value] of Object.entries(values ?? {})) {
-      if (!wanted(key)) continue;
-      if (value === undefined) {
-        delete flags[key];
-        continue;
-      }
-      const existing = Object.prototype.hasOwnProperty.call(flags, key) ? flags[key] : undefined;
-      defineOwn(flags, key, { ...this.overriddenResult(key), ...(existing ? { payload: existing.payload, reason: existing.reason } : {}) });
-      if (!facts.has(key)) facts.set(key, { key, response: value, locallyEvaluated: false });
-    }
-    for (const [key, payload] of Object.entries(payloads ?? {})) {
-      if (Object.prototype.hasOwnProperty.call(flags, key)) defineOwn(flags, key, { ...flags[key]!, payload });
-    }
-  }
-
-  /** The result of a flag set by overrideFeatureFlags (undefined: as if it did not exist). */
-  private overriddenResult(key: string): FeatureFlagResult {
-    const value = this.#overrides.flags![key];
-    const payload = this.#overrides.hasPayload(key) ? this.#overrides.payloads![key]! : null;
-    if (value === undefined) return { key, value: undefined, enabled: undefined, variant: undefined, payload: undefined, reason: "overridden" };
-    return { key, value, enabled: value !== false, variant: typeof value === "string" ? value : null, payload, reason: "overridden" };
-  }
-
-  /** As posthog-node: a payload override replaces the payload of an evaluated flag. */
-  private withPayloadOverride(result: FeatureFlagResult): FeatureFlagResult {
-    if (result.value === undefined || !this.#overrides.hasPayload(result.key)) return result;
-    return { ...result, payload: this.#overrides.payloads![result.key]! };
   }
 
   /**
@@ -577,6 +526,7 @@ export class PostHog {
 
   /** As evaluateFlag, with payload and the reason (evaluated_remotely, flag_missing, remote_error, quota_limited). */
   async evaluateFlagResult(ctx: RunActionCtx & RunMutationCtx, args: FlagArgs): Promise<FeatureFlagResult> {
+    if (this.#overrides.hasFlag(args.key)) return this.#overrides.result(args.key);
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     const answer = await this.askPostHog(distinctId, args, [args.key]);
     const decision = remoteDecision(args.key, answer);
@@ -584,11 +534,13 @@ export class PostHog {
     if (this.sendsExposures(args)) {
       await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
     }
-    return decision.result;
+    return this.#overrides.withPayload(decision.result);
   }
 
   /** The flag's payload from PostHog's /flags endpoint, or null. Never an exposure. */
   async evaluateFlagPayload(ctx: RunActionCtx, args: FlagArgs): Promise<JsonType | null> {
+    if (this.#overrides.hasPayload(args.key)) return this.#overrides.payloads![args.key]!;
+    if (this.#overrides.hasFlag(args.key)) return this.#overrides.result(args.key).payload ?? null;
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     return remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key])).result.payload ?? null;
   }
@@ -608,6 +560,7 @@ export class PostHog {
         if (flag.listsPayload) defineOwn(featureFlagPayloads, key, flag.payload as JsonType);
       }
     }
+    this.#overrides.applyToMaps(featureFlags, featureFlagPayloads);
     return { featureFlags, featureFlagPayloads };
   }
 
@@ -747,9 +700,6 @@ export class PostHog {
     return key === "" ? undefined : key;
   }
 }
-
-/** Why local evaluation left a flag undecided, for a snapshot's unresolvedFlags. */
-const UNRESOLVED_REASONS = new Set<string>(["experience_continuity", "unsupported_definition", "missing_context", "unresolved_dependency"]);
 
 function readEnv(name: string): string | undefined {
   return typeof process === "undefined" ? undefined : process.env[name];

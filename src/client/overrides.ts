@@ -1,8 +1,9 @@
 // posthog-node's overrideFeatureFlags: values (and payloads) a client answers without
 // evaluating, for tests and local development.
+import type { ExposureFacts } from "../core/exposures.js";
 import type { FlagValue } from "../core/flags/index.js";
 import { defineOwn } from "../core/flagContext.js";
-import type { JsonType } from "./flags.js";
+import type { FeatureFlagResult, JsonType } from "./flags.js";
 
 /**
  * `false` clears every override; a list sets those flags to true; `{ flags, payloads }` sets
@@ -46,6 +47,49 @@ export class FlagOverrides {
 
   hasPayload(key: string): boolean {
     return this.payloads !== undefined && Object.prototype.hasOwnProperty.call(this.payloads, key);
+  }
+
+  /** The result of an overridden flag (value undefined: as if the flag did not exist). */
+  result(key: string): FeatureFlagResult {
+    const value = this.flags![key];
+    if (value === undefined) return { key, value: undefined, enabled: undefined, variant: undefined, payload: undefined, reason: "overridden" };
+    const payload = this.hasPayload(key) ? this.payloads![key]! : null;
+    return { key, value, enabled: value !== false, variant: typeof value === "string" ? value : null, payload, reason: "overridden" };
+  }
+
+  /** A payload override replaces the payload of an evaluated flag. */
+  withPayload(result: FeatureFlagResult): FeatureFlagResult {
+    if (result.value === undefined || !this.hasPayload(result.key)) return result;
+    return { ...result, payload: this.payloads![result.key]! };
+  }
+
+  /** getAllFlagsAndPayloads: overrides last, over everything evaluated (flagKeys does not limit them). */
+  applyToMaps(featureFlags: Record<string, FlagValue>, featureFlagPayloads: Record<string, JsonType>): void {
+    for (const [key, value] of Object.entries(this.flags ?? {})) {
+      if (value === undefined) delete featureFlags[key];
+      else defineOwn(featureFlags, key, value);
+    }
+    for (const [key, payload] of Object.entries(this.payloads ?? {})) defineOwn(featureFlagPayloads, key, payload);
+  }
+
+  /**
+   * evaluateFlags: a value replaces the flag's (keeping its payload and what its exposure
+   * says), undefined removes it, a payload replaces that of a flag present; only `flagKeys`.
+   */
+  applyToSnapshot(flags: Record<string, FeatureFlagResult>, facts: Map<string, ExposureFacts>, flagKeys: string[] | undefined): void {
+    for (const [key, value] of Object.entries(this.flags ?? {})) {
+      if (flagKeys !== undefined && !flagKeys.includes(key)) continue;
+      if (value === undefined) {
+        delete flags[key];
+        continue;
+      }
+      const existing = Object.prototype.hasOwnProperty.call(flags, key) ? flags[key] : undefined;
+      defineOwn(flags, key, { ...this.result(key), ...(existing ? { payload: existing.payload, reason: existing.reason } : {}) });
+      if (!facts.has(key)) facts.set(key, { key, response: value, locallyEvaluated: false });
+    }
+    for (const [key, payload] of Object.entries(this.payloads ?? {})) {
+      if (Object.prototype.hasOwnProperty.call(flags, key)) defineOwn(flags, key, { ...flags[key]!, payload });
+    }
   }
 }
 

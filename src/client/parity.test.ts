@@ -287,6 +287,19 @@ describe("overrideFeatureFlags", () => {
       }
     }
   });
+
+  test("remote evaluation honours them as posthog-node's remote reads do, without asking /flags for overridden flags", async () => {
+    server.setFlagsResponse(flagsAnswer);
+    const t = initTestApp();
+    const node = await nodeClient({ personalApiKey: undefined });
+    node.overrideFeatureFlags(overrides);
+    expect(await call(t, "action", "evaluateFlag", { key: "beta", distinctId: "user-1" }, { overrides })).toBe(await node.getFeatureFlag("beta", "user-1"));
+    expect(await call(t, "action", "evaluateFlagPayload", { key: "beta", distinctId: "user-1" }, { overrides })).toEqual(await node.getFeatureFlagPayload("beta", "user-1"));
+    expect(flagsRequests()).toHaveLength(0);
+    expect(await call(t, "action", "evaluateFlagResult", { key: "sticky", distinctId: "user-1" }, { overrides })).toMatchObject({ value: "kept", payload: { p: 1 } });
+    expect(await call(t, "action", "evaluateAllFlags", { distinctId: "user-1" }, { overrides })).toEqual(asReturned(await node.getAllFlagsAndPayloads("user-1")));
+    await flushAndDrain(t); // the exposure of sticky must not arrive during a later test
+  });
 });
 
 describe("getRemoteConfigPayload", () => {
@@ -391,6 +404,7 @@ describe("local evaluation inputs", () => {
     // Not passing the property at all stays undecided locally, and asks PostHog.
     await call(t, "action", "getFeatureFlag", { key: "no-plan", distinctId: "user-1" });
     expect(flagsRequests()).toHaveLength(1);
+    await flushAndDrain(t);
   });
 
   test("capture({ sendFeatureFlags: true, disableGeoip: false }) evaluates with geoip_disable: false", async () => {
@@ -402,6 +416,7 @@ describe("local evaluation inputs", () => {
     const [mine, theirs] = flagsRequests();
     expect(mine!.body).toMatchObject({ geoip_disable: false });
     expect(withoutToken(mine!.body)).toEqual(withoutToken(theirs!.body));
+    await flushAndDrain(t);
   });
 
   test("getFeatureFlagPayload with matchValue asks /flags in an action when the flag has no local definition", async () => {

@@ -10,7 +10,8 @@
 import type { ExposureFacts } from "../core/exposures.js";
 import type { FlagValue } from "../core/flags/index.js";
 import { defineOwn } from "../core/flagContext.js";
-import type { FeatureFlagResult, FlagsSnapshot, JsonType, UnresolvedFlagReason } from "./flags.js";
+import type { RemoteFlagsResult } from "../core/remoteFlags.js";
+import type { Decision, FeatureFlagResult, FlagsSnapshot, JsonType, UnresolvedFlagReason } from "./flags.js";
 
 /** What a snapshot needs from the client to record exposures. */
 export interface ExposureRecorder {
@@ -26,6 +27,34 @@ export interface SnapshotResponse {
   /** errors_while_computing_flags and quota_limited, in posthog-node's order. */
   errors: string[];
   minimalGate: boolean;
+}
+
+/** Why local evaluation left a flag undecided, for a snapshot's unresolvedFlags. */
+const UNRESOLVED_REASONS = new Set<string>(["experience_continuity", "unsupported_definition", "missing_context", "unresolved_dependency"]);
+
+/**
+ * A snapshot's pieces from the decisions of one evaluation: the decided flags with their
+ * exposure facts, the undecided ones with a definition, and what the /flags answer said.
+ */
+export function snapshotParts(decisions: Decision[], answer?: RemoteFlagsResult, minimalGate = false) {
+  const flags: Record<string, FeatureFlagResult> = {};
+  const unresolvedFlags: Record<string, UnresolvedFlagReason> = {};
+  const facts = new Map<string, ExposureFacts>();
+  const response: SnapshotResponse = { errors: [], minimalGate };
+  if (answer?.ok) {
+    Object.assign(response, { requestId: answer.requestId, evaluatedAt: answer.evaluatedAt });
+    if (answer.errorsWhileComputingFlags) response.errors.push("errors_while_computing_flags");
+    if (answer.quotaLimited) response.errors.push("quota_limited");
+  }
+  for (const { result, facts: what } of decisions) {
+    if (result.value !== undefined) {
+      defineOwn(flags, result.key, result);
+      facts.set(result.key, what);
+    } else if (UNRESOLVED_REASONS.has(result.reason)) {
+      defineOwn(unresolvedFlags, result.key, result.reason as UnresolvedFlagReason);
+    }
+  }
+  return { flags, unresolvedFlags, facts, response };
 }
 
 export interface ReadOptions {
