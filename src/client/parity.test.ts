@@ -168,6 +168,8 @@ describe("evaluateFlags snapshots in mutations and actions", () => {
     expect(snapshot.unresolvedFlags).toEqual({ sticky: "experience_continuity" });
     await t.mutation(api.parity.callInMutation, { method: "captureExposure", args: JSON.stringify({ distinctId: "user-1", result: snapshot.flags.layout }) });
     expect((await ourExposures(t)).map((p) => p.$feature_flag)).toEqual(["layout"]);
+    // A mutation's snapshot, spread, is the same plain data and can be returned.
+    expect(await t.mutation(api.parity.spreadSnapshot, { args: JSON.stringify(pro) })).toEqual(snapshot);
   });
 });
 

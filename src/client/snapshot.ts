@@ -124,7 +124,9 @@ export class FeatureFlagEvaluations implements FlagsSnapshot {
 
   /** The payload for the flag's value (undefined when none). Not an access, never an exposure. */
   getFlagPayload(key: string): JsonType | undefined {
-    return this.#own(key)?.payload ?? undefined;
+    const payload = this.#own(key)?.payload ?? undefined;
+    // As posthog-node: a locally evaluated flag keeps only a truthy payload.
+    return this.#facts.get(key)?.locallyEvaluated && !payload ? undefined : payload;
   }
 
   /** The keys of the flags in the snapshot. */

@@ -100,3 +100,9 @@ async function readSnapshot(
 
 export const snapshotInMutation = mutation({ args: snapshotArgs, handler: async (ctx, args) => await readSnapshot(ctx, args) });
 export const snapshotInAction = action({ args: snapshotArgs, handler: async (ctx, args) => await readSnapshot(ctx, args) });
+
+/** A mutation returning its snapshot spread: the plain data Convex can return. */
+export const spreadSnapshot = mutation({
+  args: { args: v.string() },
+  handler: async (ctx, args) => ({ ...(await clientFor(undefined, undefined).evaluateFlags(ctx, argsOf(args.args))) }),
+});
