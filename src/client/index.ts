@@ -375,10 +375,10 @@ export class PostHog {
   ): Promise<{ snapshot: FlagsSnapshot; facts: Map<string, ExposureFacts>; response: SnapshotResponse }> {
     const distinctId = await this.findDistinctId(ctx, args.distinctId);
     const groups = args.groups ? { groups: args.groups } : {};
-    // posthog-node answers {} without a distinct id.
-    if (distinctId === undefined) {
+    // posthog-node answers {} without a distinct id, or for an empty flagKeys, asking nothing.
+    if (distinctId === undefined || (mode === "snapshot" && args.flagKeys?.length === 0)) {
       const { facts, response } = snapshotParts([]);
-      return { snapshot: { distinctId: "", flags: {}, ...groups }, facts, response };
+      return { snapshot: { distinctId: distinctId ?? "", flags: {}, ...groups }, facts, response };
     }
     const { decisions, answer, minimalGate } = await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args, mode);
     const { flags, unresolvedFlags, facts, response } = snapshotParts(decisions, answer, minimalGate);

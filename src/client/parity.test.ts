@@ -131,6 +131,10 @@ describe("evaluateFlags snapshots in mutations and actions", () => {
     const mine = await ourExposures(t);
     expect(mine).toEqual(await nodeExposures(node));
     expect(mine[1]).toMatchObject({ $feature_flag: "sticky", $feature_flag_version: 7, $feature_flag_request_id: "req-parity", locally_evaluated: false });
+    // An empty flagKeys evaluates nothing and asks nothing, as posthog-node.
+    const requests = flagsRequests().length;
+    const empty = JSON.parse(await initTestApp().action(api.parity.snapshotInAction, { args: JSON.stringify({ ...pro, flagKeys: [] }), reads: [] }));
+    expect([empty.keys, flagsRequests().length]).toEqual([(await node.evaluateFlags("user-1", { flagKeys: [] })).keys, requests]);
   });
 
   test("sendFeatureFlagEvents: false reads send nothing but count as accessed; only() and onlyAccessed() slices", async () => {
