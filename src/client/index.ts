@@ -494,7 +494,8 @@ export class PostHog {
       (mode === "snapshot" && local.some((d) => d.result.reason === "unknown_flag"));
     if (!ask) return settle(local);
 
-    const answer = await this.askPostHog(context.distinctId, { ...context, ...how }, keys);
+    // A capture's fallback asks for every flag, as posthog-node's (its flagKeys is local-only).
+    const answer = await this.askPostHog(context.distinctId, { ...context, ...how }, mode === "capture" ? undefined : keys);
     if (mode === "one") return settle(local.map((d) => (d.result.value === undefined ? remoteDecision(d.result.key, answer) : d)), answer);
     if (!answer.ok) return settle(local, answer);
     const merged = new Map(local.map((d) => [d.result.key, d]));

@@ -425,6 +425,22 @@ describe("local evaluation inputs", () => {
     await flushAndDrain(t);
   });
 
+  test("capture's sendFeatureFlags without definitions asks /flags for every flag and stamps them, as posthog-node", async () => {
+    server.setFlagsResponse(flagsAnswer);
+    const t = initTestApp();
+    const sendFeatureFlags = { flagKeys: ["beta"], personProperties: { plan: "pro" } };
+    await call(t, "action", "capture", { distinctId: "user-1", event: "stamped", sendFeatureFlags });
+    const node = await nodeClient({ personalApiKey: undefined });
+    node.capture({ distinctId: "user-1", event: "stamped", sendFeatureFlags });
+    await node.flush();
+    await flushAndDrain(t);
+    const [mine, theirs] = flagsRequests();
+    expect(withoutToken(mine!.body)).toEqual(withoutToken(theirs!.body));
+    expect(mine!.body).not.toHaveProperty("flag_keys_to_evaluate");
+    expect(flagProps(events(TOKEN, "stamped")[0]!.properties)).toEqual(flagProps(events(NODE_TOKEN, "stamped")[0]!.properties));
+    expect(flagProps(events(TOKEN, "stamped")[0]!.properties)).toEqual({ "$feature/sticky": "kept", "$feature/beta": false, $active_feature_flags: ["sticky"] });
+  });
+
   test("getFeatureFlagPayload with matchValue asks /flags in an action when the flag has no local definition", async () => {
     server.setFlagsResponse({ ...flagsAnswer, flags: { ...flagsAnswer.flags, "remote-only": { key: "remote-only", enabled: true, variant: null, metadata: { id: 77, payload: '{"r":1}' } } } });
     const t = await ready();
