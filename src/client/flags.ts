@@ -27,7 +27,12 @@ export type FlagReason =
   | "experience_continuity"
   | "missing_context"
   | "unsupported_definition"
-  | "unresolved_dependency";
+  | "unresolved_dependency"
+  /** Set by overrideFeatureFlags. */
+  | "overridden";
+
+/** Why local evaluation could not decide a flag that has a definition (posthog-node's names). */
+export type UnresolvedFlagReason = "experience_continuity" | "unsupported_definition" | "missing_context" | "unresolved_dependency";
 
 /**
  * A flag's answer: @posthog/convex's shape (key, enabled, variant, payload) plus `value` and
@@ -64,6 +69,8 @@ export interface FlagsSnapshot {
   groups?: Record<string, string>;
   /** Decided flags only. */
   flags: Record<string, FlagReadResult>;
+  /** Flags with a definition that nothing decided, and why local evaluation could not. */
+  unresolvedFlags?: Record<string, UnresolvedFlagReason>;
 }
 
 /** A result and what its exposure event says about it. */
@@ -72,6 +79,8 @@ export interface Decision {
   facts: ExposureFacts;
   /** Undecided locally, but only clients evaluate it: never worth asking PostHog. */
   clientOnly?: boolean;
+  /** Whether posthog-node's getAllFlagsAndPayloads lists its payload. */
+  listsPayload: boolean;
 }
 
 /** One flag's answer from PostHog's /flags endpoint, as a result and exposure facts. */
@@ -84,6 +93,7 @@ export function remoteDecision(key: string, answer: RemoteFlagsResult): Decision
     return {
       result: undecidedResult(key, reason),
       facts: { key, response: undefined, ...common, ...(answer.ok ? { requestId: answer.requestId, evaluatedAt: answer.evaluatedAt } : {}) },
+      listsPayload: false,
     };
   }
   return {
@@ -108,6 +118,7 @@ export function remoteDecision(key: string, answer: RemoteFlagsResult): Decision
       requestId: answer.requestId,
       evaluatedAt: answer.evaluatedAt,
     },
+    listsPayload: flag.listsPayload,
   };
 }
 
@@ -115,7 +126,13 @@ export function localDecision(
   result: (FlagResult & { clientOnly?: boolean }) | { key: string; resolved: false; reason: FlagReason; serverRequired: boolean; flagId?: number },
 ): Decision {
   const converted = toFeatureFlagResult(result);
-  return { result: converted, facts: factsOf(converted), ...("clientOnly" in result && result.clientOnly ? { clientOnly: true } : {}) };
+  return {
+    result: converted,
+    facts: factsOf(converted),
+    // Locally, posthog-node lists only truthy parsed payloads.
+    listsPayload: Boolean(converted.payload),
+    ...("clientOnly" in result && result.clientOnly ? { clientOnly: true } : {}),
+  };
 }
 
 function toFeatureFlagResult(

@@ -15,11 +15,14 @@ import {
   type PostHogMessage,
 } from "../core/messages.js";
 import { LIB_NAME, LIB_VERSION } from "../core/version.js";
-import { encodeJson } from "../core/json.js";
 import type { FlagValue } from "../core/flags/index.js";
 import type { Evaluation } from "../component/flags.js";
-import { exposureDedupKey, flagCalledProperties, flagProperties, type ExposureFacts } from "../core/exposures.js";
+import { exposureDedupKey, flagCalledProperties, flagProperties, isMinimalExposure, type ExposureFacts } from "../core/exposures.js";
 import { fetchRemoteFlags, type RemoteFlagsResult } from "../core/remoteFlags.js";
+import { fetchRemoteConfigPayload } from "../core/remoteConfig.js";
+import { defineOwn, encodeFlagContext } from "../core/flagContext.js";
+import { FeatureFlagEvaluations, snapshotParts, type SnapshotResponse } from "./snapshot.js";
+import { FlagOverrides, type OverrideFeatureFlagsOptions } from "./overrides.js";
 import {
   canFetch,
   canWrite,
@@ -34,12 +37,14 @@ import {
   type FlagReason,
   type FlagsSnapshot,
   type JsonType,
+  type UnresolvedFlagReason,
 } from "./flags.js";
 
 export { PostHogInputError };
 export { toConvexSafe, fromConvexSafe, type ConvexSafe } from "../core/convexSafe.js";
 export type { DeadLetter, DeliveryOptions, FlushResult, PostHogMessage, FlagValue, RefreshResult };
-export type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, JsonType };
+export type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, JsonType, OverrideFeatureFlagsOptions, UnresolvedFlagReason };
+export { FeatureFlagEvaluations };
 /** @posthog/convex's name for a flag's value: true/false or a variant key. */
 export type FeatureFlagValue = FlagValue;
 
@@ -158,12 +163,16 @@ export interface PostHogOptions {
   host?: string;
   /** Personal API key for local flag evaluation. Default: POSTHOG_PERSONAL_API_KEY. */
   personalApiKey?: string;
+  /** posthog-node 5.70's name for the personal (or project secret) API key; wins over personalApiKey. */
+  secretKey?: string;
   beforeSend?: BeforeSendFn | BeforeSendFn[];
   identify?: IdentifyFn;
   /** Batch size, flush delay, timeouts and retry backoff of delivery. */
   delivery?: DeliveryOptions;
   /** Default for every flag read: queue `$feature_flag_called` exposures (default true). */
   sendFeatureFlagEvents?: boolean;
+  /** posthog-node's spelling of sendFeatureFlagEvents (which wins when both are set). */
+  sendFeatureFlagEvent?: boolean;
   /** How long a sent exposure suppresses the same one (default 7 days). */
   exposureDedupWindowMs?: number;
   /** Timeout of a /flags request (remote evaluation), as posthog-node: default 3000 ms. */
@@ -180,12 +189,9 @@ export interface PostHogOptions {
 type Properties = Record<string, unknown>;
 type EventIdentity = { timestamp?: Date | string | number; uuid?: string; disableGeoip?: boolean };
 
-export interface CaptureArgs extends EventIdentity {
-  distinctId?: string;
-  event: string;
-  properties?: Properties;
-  groups?: Record<string, string | number>;
-  /** Stamp `$feature/<key>` and `$active_feature_flags` from a snapshot of evaluateFlags. */
+/** Flags to stamp on an event, as `$feature/<key>` and `$active_feature_flags`. */
+export interface EventFlagsArgs {
+  /** Stamp the flags of a snapshot from evaluateFlags. */
   flags?: FlagsSnapshot;
   /**
    * Evaluate every flag now and stamp them: locally when definitions are loaded (no
@@ -199,6 +205,12 @@ export interface CaptureArgs extends EventIdentity {
         flagKeys?: string[];
         onlyEvaluateLocally?: boolean;
       };
+}
+export interface CaptureArgs extends EventIdentity, EventFlagsArgs {
+  distinctId?: string;
+  event: string;
+  properties?: Properties;
+  groups?: Record<string, string | number>;
 }
 export interface IdentifyArgs extends EventIdentity {
   distinctId?: string;
@@ -214,13 +226,15 @@ export interface GroupIdentifyArgs extends EventIdentity {
   properties?: Properties;
   distinctId?: string;
 }
-export interface CaptureExceptionArgs extends EventIdentity {
+export interface CaptureExceptionArgs extends EventIdentity, EventFlagsArgs {
   error: unknown;
   distinctId?: string;
   additionalProperties?: Properties;
 }
 
 export class PostHog {
+  readonly #overrides = new FlagOverrides();
+
   constructor(
     public component: ComponentApi,
     private options: PostHogOptions = {},
@@ -231,19 +245,9 @@ export class PostHog {
     if (this.options.disabled) return;
     const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
     const { flags, sendFeatureFlags, ...event } = args;
-    let properties = event.properties;
-    if (flags !== undefined || sendFeatureFlags) {
-      // As posthog-node: a snapshot wins over sendFeatureFlags, and the caller's own
-      // $feature/* properties win over computed ones.
-      // sendFeatureFlags: local when definitions are loaded (no request); otherwise, in an
-      // action, one /flags request, as posthog-node.
-      const how = typeof sendFeatureFlags === "object" ? sendFeatureFlags : {};
-      const snapshot =
-        flags ??
-        (await this.snapshot(ctx, { ...how, distinctId, groups: stringGroups(event.groups) }, "capture"));
-      const values = Object.fromEntries(Object.entries(snapshot.flags).map(([key, r]) => [key, r.value!]));
-      properties = { ...flagProperties(values), ...properties };
-    }
+    // The caller's own $feature/* properties win over computed ones.
+    const stamped = await this.eventFlagProperties(ctx, { flags, sendFeatureFlags }, distinctId, event);
+    const properties = stamped ? { ...stamped, ...event.properties } : event.properties;
     await this.enqueue(ctx, buildCaptureMessage({ ...event, properties, distinctId }, this.buildOptions()));
   }
 
@@ -269,7 +273,38 @@ export class PostHog {
   async captureException(ctx: MutationOrActionCtx, args: CaptureExceptionArgs): Promise<void> {
     if (this.options.disabled) return;
     const distinctId = await this.findDistinctId(ctx, args.distinctId);
-    await this.enqueue(ctx, buildExceptionMessage({ ...args, distinctId }, this.buildOptions()));
+    const { flags, sendFeatureFlags, ...exception } = args;
+    // Flags need someone to evaluate them for: without a distinct id, sendFeatureFlags stamps nothing.
+    const stamped =
+      distinctId === undefined && flags === undefined
+        ? undefined
+        : await this.eventFlagProperties(ctx as RunMutationCtx & RunQueryCtx, { flags, sendFeatureFlags }, distinctId ?? "", exception);
+    const additionalProperties = stamped ? { ...stamped, ...exception.additionalProperties } : exception.additionalProperties;
+    await this.enqueue(ctx, buildExceptionMessage({ ...exception, additionalProperties, distinctId }, this.buildOptions()));
+  }
+
+  /**
+   * `$feature/*` and `$active_feature_flags` for an event, or undefined when none were asked
+   * for. As posthog-node: a snapshot wins over sendFeatureFlags; sendFeatureFlags evaluates
+   * locally when definitions are loaded (no request), otherwise, in an action, asks /flags once.
+   */
+  private async eventFlagProperties(
+    ctx: RunMutationCtx & RunQueryCtx,
+    { flags, sendFeatureFlags }: EventFlagsArgs,
+    distinctId: string,
+    event: { groups?: Record<string, string | number>; disableGeoip?: boolean },
+  ): Promise<Properties | undefined> {
+    if (flags === undefined && !sendFeatureFlags) return undefined;
+    if (flags === undefined && !("runQuery" in ctx)) {
+      throw new PostHogInputError("ctx", "sendFeatureFlags evaluates flags: pass the ctx of a mutation or an action");
+    }
+    const how = typeof sendFeatureFlags === "object" ? sendFeatureFlags : {};
+    const snapshot =
+      flags ??
+      (await this.snapshot(ctx, { ...how, distinctId, groups: stringGroups(event.groups), disableGeoip: event.disableGeoip }, "capture"));
+    const values: Record<string, FlagValue> = {};
+    for (const [key, result] of Object.entries(snapshot.flags)) defineOwn(values, key, result.value!);
+    return flagProperties(values);
   }
 
   /** Deliver everything queued now (including events waiting to retry); say how it went. */
@@ -316,12 +351,15 @@ export class PostHog {
    */
   async getFeatureFlagResult(ctx: RunQueryCtx, args: FlagArgs): Promise<FlagReadResult> {
     if (this.options.disabled) return undecidedResult(args.key, "disabled");
+    // As posthog-node: an overridden flag is answered without evaluation or exposure.
+    if (this.#overrides.hasFlag(args.key)) return this.#overrides.result(args.key);
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
-    const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
+    const { decisions } = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
+    const decision = decisions[0]!;
     if (canWrite(ctx) && this.sendsExposures(args)) {
-      await this.sendExposure(ctx, { ...args, distinctId }, decision!.facts);
+      await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
     }
-    return decision!.result;
+    return this.#overrides.withPayload(decision.result);
   }
 
   /**
@@ -334,15 +372,25 @@ export class PostHog {
     args: FlagArgs & { matchValue?: FlagValue },
   ): Promise<JsonType | null | undefined> {
     if (this.options.disabled) return undefined;
+    if (this.#overrides.hasPayload(args.key)) return this.#overrides.payloads![args.key];
     if (args.matchValue !== undefined) {
       const answer = JSON.parse(
         await ctx.runQuery(this.component.flags.payloadFor, { key: args.key, matchValue: args.matchValue }),
       ) as { state: string; found?: boolean; payload?: JsonType | null };
-      return answer.state === "loaded" && answer.found ? (answer.payload ?? null) : undefined;
+      if (answer.state === "loaded" && answer.found) return answer.payload ?? null;
+      // As posthog-node: with no local definition, an action asks /flags (matchValue unused there).
+      if (!canFetch(ctx) || args.onlyEvaluateLocally) return undefined;
+      const distinctId = await this.flagDistinctId(ctx, args.distinctId);
+      return remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key])).result.payload;
+    }
+    if (this.#overrides.hasFlag(args.key)) {
+      const overridden = this.#overrides.result(args.key);
+      return overridden.value === undefined ? undefined : overridden.payload;
     }
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
-    const [decision] = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
-    return decision!.result.value === undefined ? undefined : decision!.result.payload;
+    const { decisions } = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
+    const { result } = decisions[0]!;
+    return result.value === undefined ? undefined : result.payload;
   }
 
   /** Every decidable flag (undecidable ones are left out), as { key: value }. */
@@ -355,13 +403,18 @@ export class PostHog {
     ctx: RunQueryCtx,
     args: AllFlagsArgs = {},
   ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
-    const snapshot = await this.snapshot(ctx, args, "all");
     const featureFlags: Record<string, FlagValue> = {};
     const featureFlagPayloads: Record<string, JsonType> = {};
-    for (const [key, result] of Object.entries(snapshot.flags)) {
-      featureFlags[key] = result.value!;
-      if (result.payload) featureFlagPayloads[key] = result.payload;
+    const distinctId = await this.findDistinctId(ctx, args.distinctId);
+    // As posthog-node: nothing without a distinct id, nor when disabled.
+    if (distinctId === undefined || this.options.disabled) return { featureFlags, featureFlagPayloads };
+    const { decisions } = await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args, "all");
+    for (const { result, listsPayload } of decisions) {
+      if (result.value === undefined) continue;
+      defineOwn(featureFlags, result.key, result.value);
+      if (listsPayload) defineOwn(featureFlagPayloads, result.key, result.payload!);
     }
+    this.#overrides.applyToMaps(featureFlags, featureFlagPayloads);
     return { featureFlags, featureFlagPayloads };
   }
 
@@ -371,19 +424,79 @@ export class PostHog {
    * evaluation, or to `captureExposure` to record what was shown. Plain data: a query can
    * return it to the client, which passes it to a mutation.
    */
+  async evaluateFlags(ctx: RunMutationCtx & RunQueryCtx, args?: AllFlagsArgs): Promise<FeatureFlagEvaluations>;
+  async evaluateFlags(ctx: RunQueryCtx, args?: AllFlagsArgs): Promise<FlagsSnapshot>;
   async evaluateFlags(ctx: RunQueryCtx, args: AllFlagsArgs = {}): Promise<FlagsSnapshot> {
-    return await this.snapshot(ctx, args, "snapshot");
+    const { snapshot, facts, response } = await this.evaluateSnapshot(ctx, args, "snapshot");
+    if (!canWrite(ctx)) return snapshot;
+    // In a mutation or action, reads through the snapshot's accessors record exposures.
+    const recorder = {
+      sends: (perRead: boolean | undefined) => this.sendsExposures({ sendFeatureFlagEvents: perRead }),
+      record: (who: { distinctId: string; groups?: Record<string, string>; disableGeoip?: boolean }, what: ExposureFacts) =>
+        this.sendExposure(ctx as unknown as RunMutationCtx, who, what),
+    };
+    return new FeatureFlagEvaluations({
+      ...snapshot,
+      unresolvedFlags: snapshot.unresolvedFlags ?? {},
+      disableGeoip: args.disableGeoip,
+      facts,
+      response,
+      recorder,
+    });
   }
 
-  private async snapshot(ctx: RunQueryCtx, args: AllFlagsArgs, mode: "all" | "snapshot" | "capture"): Promise<FlagsSnapshot> {
+  private async snapshot(ctx: RunQueryCtx, args: AllFlagsArgs, mode: "snapshot" | "capture"): Promise<FlagsSnapshot> {
+    return (await this.evaluateSnapshot(ctx, args, mode)).snapshot;
+  }
+
+  /** The decided flags as a snapshot, with each one's exposure facts and what /flags said overall. */
+  private async evaluateSnapshot(
+    ctx: RunQueryCtx,
+    args: AllFlagsArgs,
+    mode: "snapshot" | "capture",
+  ): Promise<{ snapshot: FlagsSnapshot; facts: Map<string, ExposureFacts>; response: SnapshotResponse }> {
     const distinctId = await this.findDistinctId(ctx, args.distinctId);
-    const snapshot: FlagsSnapshot = { distinctId: distinctId ?? "", flags: {}, ...(args.groups ? { groups: args.groups } : {}) };
-    // posthog-node answers {} without a distinct id, and when disabled
-    if (distinctId === undefined || this.options.disabled) return snapshot;
-    for (const { result } of await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args, mode)) {
-      if (result.value !== undefined) snapshot.flags[result.key] = result;
+    const groups = args.groups ? { groups: args.groups } : {};
+    // posthog-node answers {} without a distinct id, when disabled, or for an empty flagKeys, asking nothing.
+    if (distinctId === undefined || this.options.disabled || (mode === "snapshot" && args.flagKeys?.length === 0)) {
+      const { facts, response } = snapshotParts([]);
+      return { snapshot: { distinctId: distinctId ?? "", flags: {}, ...groups }, facts, response };
     }
-    return snapshot;
+    const { decisions, answer, minimalGate } = await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args, mode);
+    const { flags, unresolvedFlags, facts, response } = snapshotParts(decisions, answer, minimalGate);
+    // As posthog-node: overrides apply to local evaluations (a capture's remote answer has none);
+    // a capture evaluates like getAllFlags, whose overrides flagKeys does not limit.
+    if (mode === "snapshot") this.#overrides.applyToSnapshot(flags, facts, args.flagKeys);
+    else if (answer === undefined) this.#overrides.applyToSnapshot(flags, facts, undefined);
+    for (const key of Object.keys(flags)) delete unresolvedFlags[key];
+    const snapshot: FlagsSnapshot = { distinctId, flags, ...groups, ...(mode === "snapshot" ? { unresolvedFlags } : {}) };
+    return { snapshot, facts, response };
+  }
+
+  /**
+   * Answer flag reads with these values instead of evaluating (handy in tests), as
+   * posthog-node: `false` clears; a list of keys sets them to true; `{ flags, payloads }` sets
+   * either part; any other object maps keys to values (`undefined`: the flag does not exist).
+   * Overridden single-flag reads send no exposure. Kept by this client object, in this isolate.
+   */
+  overrideFeatureFlags(overrides: OverrideFeatureFlagsOptions): void {
+    this.#overrides.set(overrides);
+  }
+
+  /**
+   * The payload of a remote config flag, from PostHog's remote config endpoint (action; needs
+   * the personal or secret API key). Undefined when PostHog cannot be reached or says no.
+   */
+  async getRemoteConfigPayload(ctx: RunActionCtx, args: { key: string; timeoutMs?: number }): Promise<JsonType | undefined> {
+    void ctx; // an action's ctx: only actions may make network requests
+    const personalApiKey = this.personalApiKey();
+    if (personalApiKey === undefined) {
+      throw new PostHogInputError(
+        "personalApiKey",
+        "remote config payloads need a personal API key: pass secretKey (or personalApiKey) to new PostHog(...) or set POSTHOG_PERSONAL_API_KEY",
+      );
+    }
+    return (await fetchRemoteConfigPayload({ ...this.destination(), personalApiKey, ...args })) as JsonType | undefined;
   }
 
   /**
@@ -394,7 +507,12 @@ export class PostHog {
     ctx: MutationOrActionCtx,
     args: { distinctId: string; result: FeatureFlagResult; groups?: Record<string, string>; disableGeoip?: boolean },
   ): Promise<void> {
-    await this.sendExposure(ctx, args, factsOf(args.result));
+    const facts = factsOf(args.result);
+    // Only a flag known to have no experiment can be sent minimal; then the stored gate decides.
+    if (facts.hasExperiment === false && "runQuery" in ctx) {
+      facts.minimalGate = await (ctx as RunMutationCtx & RunQueryCtx).runQuery(this.component.flags.minimalFlagCalledEvents, {});
+    }
+    await this.sendExposure(ctx, args, facts);
   }
 
   /**
@@ -434,16 +552,13 @@ export class PostHog {
     keys: string[] | undefined,
     how: FlagReadOptions,
     mode: "one" | "all" | "snapshot" | "capture",
-  ): Promise<Decision[]> {
-    const encoded = encodeJson(
-      {
-        distinctId: context.distinctId,
-        groups: context.groups,
-        personProperties: context.personProperties,
-        groupProperties: context.groupProperties,
-      },
-      "",
-    );
+  ): Promise<{ decisions: Decision[]; answer?: RemoteFlagsResult; minimalGate: boolean }> {
+    const encoded = encodeFlagContext({
+      distinctId: context.distinctId,
+      groups: context.groups,
+      personProperties: context.personProperties,
+      groupProperties: context.groupProperties,
+    });
     const evaluation = JSON.parse(await ctx.runQuery(this.component.flags.evaluate, { context: encoded, keys })) as Evaluation;
     const loaded = evaluation.state === "loaded";
     const local = loaded
@@ -451,25 +566,33 @@ export class PostHog {
       : (keys ?? []).map((key) =>
           localDecision({ key, resolved: false, reason: evaluation.state === "not_loaded" ? "definitions_not_loaded" : "quota_limited", serverRequired: false }),
         );
-    if (how.onlyEvaluateLocally || !canFetch(ctx) || this.projectApiKey() === undefined) return local;
+    const storedGate = loaded && evaluation.minimalFlagCalledEvents;
+    const settle = (decisions: Decision[], answer?: RemoteFlagsResult) => {
+      // posthog-node's gate is its last writer: this read's /flags answer, else the definitions.
+      const minimalGate = answer?.ok ? answer.minimalFlagCalledEvents === true : storedGate;
+      for (const decision of decisions) decision.facts.minimalGate = minimalGate;
+      return { decisions, ...(answer ? { answer } : {}), minimalGate };
+    };
+    if (how.onlyEvaluateLocally || !canFetch(ctx) || this.projectApiKey() === undefined) return settle(local);
     const noFlags = !loaded || (keys === undefined && local.length === 0);
     const undecided = local.some((d) => d.result.value === undefined && !d.clientOnly);
     const ask =
       noFlags ||
       (mode !== "capture" && undecided) ||
       (mode === "snapshot" && local.some((d) => d.result.reason === "unknown_flag"));
-    if (!ask) return local;
+    if (!ask) return settle(local);
 
-    const answer = await this.askPostHog(context.distinctId, { ...context, ...how }, keys);
-    if (mode === "one") return local.map((d) => (d.result.value === undefined ? remoteDecision(d.result.key, answer) : d));
-    if (!answer.ok) return local;
+    // A capture's fallback asks for every flag, as posthog-node's (its flagKeys is local-only).
+    const answer = await this.askPostHog(context.distinctId, { ...context, ...how }, mode === "capture" ? undefined : keys);
+    if (mode === "one") return settle(local.map((d) => (d.result.value === undefined ? remoteDecision(d.result.key, answer) : d)), answer);
+    if (!answer.ok) return settle(local, answer);
     const merged = new Map(local.map((d) => [d.result.key, d]));
     for (const key of Object.keys(answer.flags)) {
       const mine = merged.get(key);
       if (mode === "snapshot" && mine?.result.value !== undefined) continue; // local stands
       merged.set(key, remoteDecision(key, answer));
     }
-    return [...merged.values()];
+    return settle([...merged.values()], answer);
   }
 
   private remoteTimings() {
@@ -493,18 +616,24 @@ export class PostHog {
   /** As evaluateFlag, with payload and the reason (evaluated_remotely, flag_missing, remote_error, quota_limited). */
   async evaluateFlagResult(ctx: RunActionCtx, args: FlagArgs): Promise<FlagReadResult> {
     if (this.options.disabled) return undecidedResult(args.key, "disabled");
+    if (this.#overrides.hasFlag(args.key)) return this.#overrides.result(args.key);
     if (this.projectApiKey() === undefined) return undecidedResult(args.key, "not_configured");
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
-    const decision = remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key]));
+    const answer = await this.askPostHog(distinctId, args, [args.key]);
+    const decision = remoteDecision(args.key, answer);
+    decision.facts.minimalGate = answer.ok && answer.minimalFlagCalledEvents === true;
     if (canWrite(ctx) && this.sendsExposures(args)) {
       await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
     }
-    return decision.result;
+    return this.#overrides.withPayload(decision.result);
   }
 
   /** The flag's payload from PostHog's /flags endpoint, or null. Never an exposure. */
   async evaluateFlagPayload(ctx: RunActionCtx, args: FlagArgs): Promise<JsonType | null> {
-    if (this.options.disabled || this.projectApiKey() === undefined) return null;
+    if (this.options.disabled) return null;
+    if (this.#overrides.hasPayload(args.key)) return this.#overrides.payloads![args.key]!;
+    if (this.#overrides.hasFlag(args.key)) return this.#overrides.result(args.key).payload ?? null;
+    if (this.projectApiKey() === undefined) return null;
     const distinctId = await this.flagDistinctId(ctx, args.distinctId);
     return remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key])).result.payload ?? null;
   }
@@ -521,10 +650,11 @@ export class PostHog {
     const answer = await this.askPostHog(distinctId, args, args.flagKeys);
     if (answer.ok) {
       for (const [key, flag] of Object.entries(answer.flags)) {
-        featureFlags[key] = flag.value;
-        if (flag.enabled && flag.payload !== null && flag.payload !== undefined) featureFlagPayloads[key] = flag.payload as JsonType;
+        defineOwn(featureFlags, key, flag.value);
+        if (flag.listsPayload) defineOwn(featureFlagPayloads, key, flag.payload as JsonType);
       }
     }
+    this.#overrides.applyToMaps(featureFlags, featureFlagPayloads);
     return { featureFlags, featureFlagPayloads };
   }
 
@@ -565,6 +695,7 @@ export class PostHog {
       destination,
       ...outboxMessage(message),
       dedupKey: exposureDedupKey(who.distinctId, facts.key, facts.response, who.groups),
+      ...(isMinimalExposure(facts) ? { minimal: true } : {}),
       ...(this.options.exposureDedupWindowMs !== undefined ? { dedupWindowMs: this.options.exposureDedupWindowMs } : {}),
       ...this.deliveryArgs(),
     });
@@ -623,7 +754,7 @@ export class PostHog {
 
   /** Whether a flag read queues an exposure: the call's option, then the client's, then yes. */
   private sendsExposures(args: FlagReadOptions): boolean {
-    return args.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvents ?? true;
+    return args.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvent ?? true;
   }
 
   /** An explicit distinctId wins; otherwise the identify callback's, if any. */
@@ -680,7 +811,7 @@ export class PostHog {
 
   /** Personal API key for flag definitions; never stored by the component. */
   personalApiKey(): string | undefined {
-    const key = (this.options.personalApiKey ?? readEnv("POSTHOG_PERSONAL_API_KEY") ?? "").trim();
+    const key = (this.options.secretKey ?? this.options.personalApiKey ?? readEnv("POSTHOG_PERSONAL_API_KEY") ?? "").trim();
     return key === "" ? undefined : key;
   }
 }

@@ -22,9 +22,11 @@ export const record = mutation({
     dedupKey: v.string(),
     dedupWindowMs: v.optional(v.number()),
     options: v.optional(vDeliveryOptions),
+    /** A minimal event (posthog-node's allowlist): nothing is added to it. */
+    minimal: v.optional(v.boolean()),
   },
   returns: v.boolean(),
-  handler: async (ctx, { destination, dedupKey, dedupWindowMs, options, ...message }) => {
+  handler: async (ctx, { destination, dedupKey, dedupWindowMs, options, minimal, ...message }) => {
     const now = Date.now();
     const seen = await ctx.db
       .query("exposures")
@@ -34,7 +36,12 @@ export const record = mutation({
     const expiresAt = now + (dedupWindowMs ?? DEFAULT_EXPOSURE_DEDUP_MS);
     if (seen === null) await ctx.db.insert("exposures", { dedupKey, expiresAt });
     else await ctx.db.patch(seen._id, { expiresAt });
-    await enqueueMessage(ctx, destination, { ...message, message: await withDefinitionsLoadedAt(ctx, message.message) }, options);
+    await enqueueMessage(
+      ctx,
+      destination,
+      minimal ? message : { ...message, message: await withDefinitionsLoadedAt(ctx, message.message) },
+      options,
+    );
     return true;
   },
 });

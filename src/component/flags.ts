@@ -14,6 +14,7 @@ import {
   type FlagResult,
   type PropertyGroup,
 } from "../core/flags/index.js";
+import { decodeFlagContext } from "../core/flagContext.js";
 
 /** Why nothing could be evaluated at all. */
 export type DefinitionsState = "loaded" | "not_loaded" | "quota_limited";
@@ -22,7 +23,10 @@ export type DefinitionsState = "loaded" | "not_loaded" | "quota_limited";
 export type EvaluatedFlag = FlagResult & { clientOnly?: boolean };
 
 /** What `evaluate` returns, as JSON text (payloads and properties may hold `$` keys). */
-export type Evaluation = { state: "not_loaded" | "quota_limited" } | { state: "loaded"; results: EvaluatedFlag[] };
+export type Evaluation =
+  | { state: "not_loaded" | "quota_limited" }
+  /** minimalFlagCalledEvents: the definitions' gate for minimal `$feature_flag_called` events. */
+  | { state: "loaded"; results: EvaluatedFlag[]; minimalFlagCalledEvents: boolean };
 
 export const evaluate = query({
   args: {
@@ -37,7 +41,7 @@ export const evaluate = query({
     if (loader.state !== "loaded") return JSON.stringify({ state: loader.state } satisfies Evaluation);
     const keys = args.keys ?? (await loader.loadAllFlags());
     await loader.loadWithDependencies(keys);
-    const context = JSON.parse(args.context) as Omit<EvaluationContext, "now">;
+    const context: Omit<EvaluationContext, "now"> = decodeFlagContext(args.context);
     const evaluator = new FlagEvaluator(loader.source(), { ...context, now: Date.now() });
     const results: EvaluatedFlag[] = keys.map((key) => {
       const result = evaluator.evaluate(key);
@@ -45,8 +49,16 @@ export const evaluate = query({
       const clientOnly = !result.resolved && loader.source().flag(key)?.evaluation_runtime === "client";
       return clientOnly ? { ...result, clientOnly } : result;
     });
-    return JSON.stringify({ state: "loaded", results } satisfies Evaluation);
+    const evaluation: Evaluation = { state: "loaded", results, minimalFlagCalledEvents: loader.minimalFlagCalledEvents };
+    return JSON.stringify(evaluation);
   },
+});
+
+/** The stored definitions' gate for minimal `$feature_flag_called` events (false when none). */
+export const minimalFlagCalledEvents = query({
+  args: {},
+  returns: v.boolean(),
+  handler: async (ctx): Promise<boolean> => (await ctx.db.query("definitionsMeta").first())?.minimalFlagCalledEvents === true,
 });
 
 /** The payload a flag has for a given value, without evaluating it (posthog-node's matchValue). */
@@ -71,13 +83,14 @@ class DefinitionLoader {
     readonly state: DefinitionsState,
     private groupTypeMapping: Record<string, string>,
     private propertyMatchingVersion: number | undefined,
+    readonly minimalFlagCalledEvents = false,
   ) {}
 
   static async open(ctx: QueryCtx): Promise<DefinitionLoader> {
     const meta = await ctx.db.query("definitionsMeta").first();
     if (meta === null) return new DefinitionLoader(ctx, "not_loaded", {}, undefined);
     const state = meta.available ? "loaded" : "quota_limited";
-    return new DefinitionLoader(ctx, state, JSON.parse(meta.groupTypeMapping), meta.propertyMatchingVersion);
+    return new DefinitionLoader(ctx, state, JSON.parse(meta.groupTypeMapping), meta.propertyMatchingVersion, meta.minimalFlagCalledEvents === true);
   }
 
   async flag(key: string): Promise<FlagDefinition | undefined> {

@@ -117,8 +117,9 @@ export function parseDefinitions(text: string, etag?: string): DefinitionsOutcom
       cohorts,
       groupTypeMapping,
       ...(typeof version === "number" ? { propertyMatchingVersion: version } : {}),
-      ...(typeof body.minimal_flag_called_events === "boolean"
-        ? { minimalFlagCalledEvents: body.minimal_flag_called_events }
+      // posthog-node reads either spelling, the snake_case one first.
+      ...((body.minimal_flag_called_events ?? body.minimalFlagCalledEvents) !== undefined
+        ? { minimalFlagCalledEvents: (body.minimal_flag_called_events ?? body.minimalFlagCalledEvents) === true }
         : {}),
     },
   };

@@ -32,6 +32,16 @@ export interface ExposureFacts {
   evaluatedAt?: number;
   /** Comma-joined error codes, as posthog-node's `$feature_flag_error`. */
   error?: string;
+  /**
+   * PostHog's gate for minimal `$feature_flag_called` events, from the /flags answer of the
+   * read when there was one, else from the stored definitions (posthog-node's last writer).
+   */
+  minimalGate?: boolean;
+}
+
+/** posthog-node sends the minimal event when the gate is on and the flag has no experiment. */
+export function isMinimalExposure(facts: ExposureFacts): boolean {
+  return facts.minimalGate === true && facts.hasExperiment === false;
 }
 
 /** The properties of a `$feature_flag_called` event (undefined values vanish in JSON). */
@@ -49,6 +59,8 @@ export function flagCalledProperties(facts: ExposureFacts): Record<string, unkno
   };
   if (facts.hasExperiment !== undefined) properties.$feature_flag_has_experiment = facts.hasExperiment;
   if (facts.error) properties.$feature_flag_error = facts.error;
+  // A minimal event keeps only posthog-node's allowlist: of these, `$feature/<key>` goes.
+  if (isMinimalExposure(facts)) delete properties[`$feature/${facts.key}`];
   // Drop undefined entries here so property order and JSON agree with what is sent.
   for (const [name, value] of Object.entries(properties)) if (value === undefined) delete properties[name];
   return properties;

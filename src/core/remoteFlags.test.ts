@@ -114,6 +114,7 @@ describe("parseRemoteFlagsResponse", () => {
           enabled: true,
           variant: null,
           payload: { a: 1 },
+          listsPayload: true,
           id: 12,
           version: 3,
           reason: "Matched condition set 1",
@@ -125,6 +126,7 @@ describe("parseRemoteFlagsResponse", () => {
           enabled: true,
           variant: "test",
           payload: "not json",
+          listsPayload: true,
           id: 13,
           version: 1,
           reason: "condition_match",
@@ -136,6 +138,7 @@ describe("parseRemoteFlagsResponse", () => {
           enabled: false,
           variant: null,
           payload: null,
+          listsPayload: false,
           id: 14,
           version: 2,
           reason: "No matching condition set",
@@ -198,10 +201,10 @@ describe("parseRemoteFlagsResponse", () => {
     expect(result).toEqual({
       ok: true,
       flags: {
-        a: { key: "a", value: true, enabled: true, variant: null, payload: { x: 1 } },
+        a: { key: "a", value: true, enabled: true, variant: null, payload: { x: 1 }, listsPayload: true },
         // A falsy parsed payload is dropped when posthog-node re-encodes the v1 payload.
-        b: { key: "b", value: "ctl", enabled: true, variant: "ctl", payload: null },
-        c: { key: "c", value: false, enabled: false, variant: null, payload: "unused" },
+        b: { key: "b", value: "ctl", enabled: true, variant: "ctl", payload: null, listsPayload: false },
+        c: { key: "c", value: false, enabled: false, variant: null, payload: "unused", listsPayload: false },
       },
       requestId: "r",
       errorsWhileComputingFlags: false,
@@ -222,8 +225,8 @@ describe("parseRemoteFlagsResponse", () => {
   it("entries without a boolean enabled or a variant are left out; enabled false wins over a variant", () => {
     const result = parseRemoteFlagsResponse({ flags: { a: {}, b: true, c: { enabled: false, variant: "v" }, d: { variant: "v" } } });
     expect(result.ok && result.flags).toEqual({
-      c: { key: "c", value: false, enabled: false, variant: null, payload: null },
-      d: { key: "d", value: "v", enabled: true, variant: "v", payload: null },
+      c: { key: "c", value: false, enabled: false, variant: null, payload: null, listsPayload: false },
+      d: { key: "d", value: "v", enabled: true, variant: "v", payload: null, listsPayload: false },
     });
   });
 
@@ -238,7 +241,7 @@ describe("parseRemoteFlagsResponse", () => {
 describe("remoteFlagError", () => {
   const ok = (over: Partial<Extract<RemoteFlagsResult, { ok: true }>> = {}): RemoteFlagsResult => ({
     ok: true,
-    flags: { a: { key: "a", value: true, enabled: true, variant: null, payload: null } },
+    flags: { a: { key: "a", value: true, enabled: true, variant: null, payload: null, listsPayload: false } },
     errorsWhileComputingFlags: false,
     quotaLimited: false,
     ...over,

@@ -51,6 +51,11 @@ export interface RemoteFlag {
    * (getAllFlagsAndPayloads) only show payloads of enabled flags whose raw payload is truthy.
    */
   payload: unknown;
+  /**
+   * Whether posthog-node's getAllFlagsAndPayloads lists this payload: the flag is enabled and
+   * its raw payload is truthy, so "null" is listed (as null) and "" is not.
+   */
+  listsPayload: boolean;
   /** metadata.id: `$feature_flag_id`. */
   id?: number;
   /** metadata.version: `$feature_flag_version`. */
@@ -268,6 +273,7 @@ function readDetail(key: string, detail: unknown): RemoteFlag | undefined {
     enabled,
     variant: enabled ? variant : null,
     payload: metadata.payload === undefined ? null : parsePayload(metadata.payload),
+    listsPayload: d.enabled === true && Boolean(metadata.payload),
     ...(typeof metadata.id === "number" && { id: metadata.id }),
     ...(typeof metadata.version === "number" && { version: metadata.version }),
     ...(typeof reasonText === "string" && { reason: reasonText }),

@@ -122,7 +122,10 @@ const FLAGS_PATHS = new Set(["/flags"]);
 const DEFINITIONS_PATHS = new Set(["/flags/definitions", "/api/feature_flag/local_evaluation"]);
 const ENDPOINT_PATHS = new Set([...CAPTURE_PATHS, ...FLAGS_PATHS, ...DEFINITIONS_PATHS]);
 
-type Route = "capture" | "flags" | "definitions" | "unknown";
+type Route = "capture" | "flags" | "definitions" | "remote_config" | "unknown";
+
+/** GET /api/projects/@current/feature_flags/{key}/remote_config: the flag key, URL-decoded. */
+const REMOTE_CONFIG_PATH = /^\/api\/projects\/[^/]+\/feature_flags\/([^/]+)\/remote_config$/;
 
 interface ServedDefinitions {
   text: string;
@@ -163,6 +166,7 @@ function routeOf(path: string): Route {
   if (CAPTURE_PATHS.has(p)) return "capture";
   if (FLAGS_PATHS.has(p)) return "flags";
   if (DEFINITIONS_PATHS.has(p)) return "definitions";
+  if (REMOTE_CONFIG_PATH.test(p)) return "remote_config";
   return "unknown";
 }
 
@@ -502,6 +506,9 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
       case "definitions":
         if (expect("GET")) serveDefinitions(request);
         return;
+      case "remote_config":
+        if (expect("GET")) serveRemoteConfig(request);
+        return;
       case "unknown":
         reject(request, 404, "not_found", `No endpoint ${method} ${path}`);
     }
@@ -599,6 +606,23 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
       return send(res, record, 304, "", { ETag: current.etag });
     }
     send(res, record, 200, current.text, { ETag: current.etag });
+  }
+
+  /**
+   * A flag's remote config payload: its stored `true` payload (JSON text), JSON-encoded as
+   * PostHog sends it. The flag is looked up in the definitions served for `?token=`.
+   */
+  function serveRemoteConfig(request: DataRequest): void {
+    const { req, record, url } = request;
+    if (!/^Bearer\s+\S/i.test(req.headers.authorization ?? "")) {
+      return reject(request, 401, "not_authenticated", "Authentication credentials were not provided.");
+    }
+    const key = decodeURIComponent(REMOTE_CONFIG_PATH.exec(stripTrailingSlashes(url.pathname))![1]!);
+    const body = JSON.parse(definitionsFor(nonEmptyString(url.searchParams.get("token"))).text) as { flags?: unknown };
+    const flag = (Array.isArray(body.flags) ? body.flags : []).find((f): f is Record<string, unknown> => isRecord(f) && f.key === key);
+    if (flag === undefined) return reject(request, 404, "not_found", "Not found.");
+    const payloads = isRecord(flag.filters) && isRecord(flag.filters.payloads) ? flag.filters.payloads : {};
+    send(request.res, record, 200, JSON.stringify(Object.prototype.hasOwnProperty.call(payloads, "true") ? payloads.true : null));
   }
 
   // ---- control API and page -------------------------------------------------------------

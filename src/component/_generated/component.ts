@@ -125,6 +125,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           destination: { apiKey: string; host: string };
           event: string;
           message: string;
+          minimal?: boolean;
           options?: {
             batchSize?: number;
             flushDelayMs?: number;
@@ -144,6 +145,13 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         "internal",
         { context: string; keys?: Array<string> },
         string,
+        Name
+      >;
+      minimalFlagCalledEvents: FunctionReference<
+        "query",
+        "internal",
+        {},
+        boolean,
         Name
       >;
       payloadFor: FunctionReference<

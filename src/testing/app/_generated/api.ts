@@ -12,6 +12,7 @@ import type * as compat from "../compat.js";
 import type * as events from "../events.js";
 import type * as flags from "../flags.js";
 import type * as hooks from "../hooks.js";
+import type * as parity from "../parity.js";
 
 import type {
   ApiFromModules,
@@ -25,6 +26,7 @@ const fullApi: ApiFromModules<{
   events: typeof events;
   flags: typeof flags;
   hooks: typeof hooks;
+  parity: typeof parity;
 }> = anyApi as any;
 
 /**
