@@ -53,6 +53,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           options?: {
             batchSize?: number;
             flushDelayMs?: number;
+            maxBatchWaitMs?: number;
             requestTimeoutMs?: number;
             retryInitialDelayMs?: number;
             retryMaxDelayMs?: number;
@@ -72,6 +73,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           options?: {
             batchSize?: number;
             flushDelayMs?: number;
+            maxBatchWaitMs?: number;
             requestTimeoutMs?: number;
             retryInitialDelayMs?: number;
             retryMaxDelayMs?: number;
@@ -104,6 +106,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           options?: {
             batchSize?: number;
             flushDelayMs?: number;
+            maxBatchWaitMs?: number;
             requestTimeoutMs?: number;
             retryInitialDelayMs?: number;
             retryMaxDelayMs?: number;
@@ -125,6 +128,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           options?: {
             batchSize?: number;
             flushDelayMs?: number;
+            maxBatchWaitMs?: number;
             requestTimeoutMs?: number;
             retryInitialDelayMs?: number;
             retryMaxDelayMs?: number;

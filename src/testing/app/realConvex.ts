@@ -69,18 +69,23 @@ export const getPatchDeleteOrder = mutation({
 });
 
 /**
- * Re-send the component's dead letters, then report what the caller's transaction has used,
- * the component's nested mutation included.
+ * Re-send the component's dead letters and report what the caller's transaction has used
+ * then (the component's nested mutation included); then do the caller's own work: patch
+ * every order, as `patchAllOrders` does.
  */
-export const resendDeadLettersAndMeasure = mutation({
+export const resendDeadLettersThenWork = mutation({
   args: { limit: v.optional(v.number()), options: v.optional(v.any()) },
   handler: async (ctx, { limit, options }) => {
     const resent = await new PostHog(components.posthog, { delivery: options }).resendDeadLetters(ctx, { limit });
     const metrics = await ctx.meta.getTransactionMetrics();
-    return {
-      resent,
-      used: Object.fromEntries(Object.entries(metrics).map(([name, m]) => [name, m.used])) as Record<keyof typeof metrics, number>,
-      remaining: Object.fromEntries(Object.entries(metrics).map(([name, m]) => [name, m.remaining])) as Record<keyof typeof metrics, number>,
-    };
+    const usedByResend = Object.fromEntries(
+      Object.entries(metrics).map(([name, m]) => [name, m.used / (m.used + m.remaining)]),
+    ) as Record<keyof typeof metrics, number>;
+    let ordersPatched = 0;
+    for (const order of await ctx.db.query("orders").collect()) {
+      await ctx.db.patch(order._id, { item: `${order.item}!` });
+      ordersPatched++;
+    }
+    return { resent, rangesUsedByResend: metrics.databaseQueries.used, usedByResend, ordersPatched };
   },
 });
