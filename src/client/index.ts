@@ -323,7 +323,11 @@ export class PostHog {
     return await ctx.runQuery(this.component.events.listDeadLetters, args);
   }
 
-  /** Queue dead-lettered events again, to the current host and key. Returns how many. */
+  /**
+   * Queue dead-lettered events again, to the current host and key: at most 1,000 per call
+   * (`limit`, default 1,000), which leaves the calling mutation most of its transaction.
+   * Returns how many; call again while it returns 1,000.
+   */
   async resendDeadLetters(ctx: MutationOrActionCtx, args: { limit?: number } = {}): Promise<number> {
     return await ctx.runMutation(this.component.events.resendDeadLetters, {
       ...args,

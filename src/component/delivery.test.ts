@@ -67,6 +67,29 @@ describe("delivery", () => {
     expect(partial.length).toBeLessThanOrEqual(2);
   });
 
+  test("under a steady trickle no event waits for its delivery longer than maxBatchWaitMs (issue 7, defect 11)", async () => {
+    const t = initTestApp();
+    // Batches never fill at this rate, so each delivery's last batch is partial; it may be
+    // left to the next slot's delivery only while that starts within maxBatchWaitMs of its
+    // oldest capture. (Holding it until a batch filled kept these events for seconds.)
+    const options = { ...FAST_DELIVERY, requestTimeoutMs: 10_000, batchSize: 1000, flushDelayMs: 50, maxBatchWaitMs: 200 };
+    const trickleEnd = Date.now() + 3_000;
+    let captured = 0;
+    while (Date.now() < trickleEnd) {
+      await t.mutation(api.events.captureMany, { event: "tick", count: 1, distinctId: "u", options });
+      captured++;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await waitFor("delivery", drained(t));
+    uuidsOnce(captured);
+    // The wait of an event: from its capture (the message's timestamp) to its arrival. On top of
+    // the bound come the slot end, scheduling and the request itself (1.5 s: a busy machine).
+    const longestWait = Math.max(...server.events().map((e) => e.receivedAt - Date.parse(e.timestamp)));
+    expect(longestWait).toBeLessThan(options.maxBatchWaitMs + 1_500);
+    // ... and the events still travel in batches, not one request each.
+    expect(server.batches().length).toBeLessThan(captured / 2);
+  }, 30_000);
+
   test("a mutation that captures and then throws leaves nothing queued and nothing sent", async () => {
     const t = initTestApp();
     await expect(
@@ -139,6 +162,45 @@ describe("faults", () => {
     expect(server.events().map((e) => e.event).sort()).toEqual(["first", "second"]);
   }, 15_000);
 
+  test("a retry due after another's wake-up is sent with no further captures (issue 7, defect 1)", async () => {
+    const t = initTestApp();
+    // B goes out on its own (not held back to join A's retry in a fuller batch).
+    const options = { ...FAST_DELIVERY, maxBatchWaitMs: 0 };
+    server.addFaults(
+      { path: "/batch/", status: 429, headers: { "Retry-After": "1" }, times: 1 },
+      { path: "/batch/", status: 429, headers: { "Retry-After": "3" }, times: 1 },
+    );
+    await t.mutation(api.events.captureMany, { event: "A", count: 1, distinctId: "u", options });
+    await waitFor("A refused", () => server.requests().length === 1);
+    await t.mutation(api.events.captureMany, { event: "B", count: 1, distinctId: "u", options });
+    await waitFor("B refused", () => server.requests().length === 2);
+    // A's retry runs first; B's, two seconds later, needs a delivery of its own.
+    await waitFor("both delivered", drained(t), 10_000);
+    expect(server.events().map((e) => e.event).sort()).toEqual(["A", "B"]);
+    expect(server.requests().map((r) => r.status)).toEqual([429, 429, 200, 200]);
+  }, 15_000);
+
+  test("after an outage with mixed faults, 1,000 events captured before it all arrive with no further traffic", async () => {
+    const t = initTestApp();
+    const options = { ...FAST_DELIVERY, requestTimeoutMs: 10_000 };
+    server.addFaults(
+      { path: "/batch/", status: 503, times: 3 },
+      { path: "/batch/", reset: true, times: 3 },
+      { path: "/batch/", status: 429, headers: { "Retry-After": "3" }, times: 3 },
+      { path: "/batch/", status: 500, times: 3 },
+      { path: "/batch/", status: 429, headers: { "Retry-After": "1" }, times: 3 },
+    );
+    for (let i = 0; i < 10; i++) {
+      await t.mutation(api.events.captureMany, { event: "load", count: 100, distinctId: `user-${i}`, options });
+    }
+    await waitFor("all events delivered", drained(t), 60_000);
+    // Every event arrived (a request that timed out on a busy machine may have arrived too:
+    // exactly-once on the wire is not promised, PostHog deduplicates by uuid).
+    expect(new Set(server.events().map((e) => e.uuid)).size).toBe(1000);
+    expect(server.requests().filter((r) => r.status !== 200)).toHaveLength(15);
+    expect(await t.query(api.events.status, {})).toMatchObject({ pending: 0, deadLettered: 0 });
+  }, 90_000);
+
   test("Retry-After is honoured before the next attempt", async () => {
     const t = initTestApp();
     server.addFaults({ path: "/batch/", status: 429, headers: { "Retry-After": "1" }, times: 1 });
@@ -176,6 +238,34 @@ describe("faults", () => {
     expect(events.map((e) => e.uuid).sort()).toEqual(letters.map((l) => l.uuid).sort());
     expect(await t.query(api.events.status, {})).toMatchObject({ pending: 0, deadLettered: 0 });
   });
+
+  test("re-sending dead letters at the cap leaves the calling mutation room for its own work (issue 7, defect 2)", async () => {
+    const t = initTestApp();
+    // A busy machine must not time requests out: this test is about transaction room.
+    const options = { ...FAST_DELIVERY, requestTimeoutMs: 10_000 };
+    const slow = { ...options, flushDelayMs: 60_000 };
+    server.addFaults({ path: "/batch/", status: 400, body: "bad request" });
+    await t.mutation(api.events.captureMany, { event: "lost", count: 1200, distinctId: "u", options: slow });
+    await t.action(api.events.flush, { options: slow });
+    await waitFor("dead letters", async () => (await t.query(api.events.status, {})).deadLettered === 1200);
+    server.clearFaults();
+    await t.run(async (ctx) => {
+      for (let i = 0; i < 3000; i++) await ctx.db.insert("orders", { item: `item-${i}` });
+    });
+
+    // Asked for more than the cap (4,000 was the old one), it re-queues 1,000, using at most a
+    // quarter of every limit; the caller then patches 3,000 rows of its own (3,001 index ranges)
+    // in the same transaction.
+    const first = await t.mutation(api.realConvex.resendDeadLettersThenWork, { limit: 4000, options });
+    expect(first).toMatchObject({ resent: 1000, ordersPatched: 3000 });
+    for (const [limit, share] of Object.entries(first.usedByResend)) {
+      expect(share, `${limit} used by the resend`).toBeLessThanOrEqual(0.25);
+    }
+    expect(await t.mutation(api.realConvex.resendDeadLettersThenWork, { options })).toMatchObject({ resent: 200 });
+    await waitFor("re-delivery", drained(t), 60_000);
+    expect(new Set(server.events().map((e) => e.uuid)).size).toBe(1200);
+    expect(await t.query(api.events.status, {})).toMatchObject({ pending: 0, deadLettered: 0 });
+  }, 120_000);
 
   test("a single event PostHog refuses as too large is dead-lettered, the rest of its batch delivered", async () => {
     const t = initTestApp();

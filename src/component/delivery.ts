@@ -43,16 +43,18 @@ function leaseLength(options: DeliveryOptions | undefined): number {
 }
 
 /**
- * Called by every enqueue: make sure a delivery runs at the end of the current flush slot.
- * Reads one trigger row that is written once per slot, never updated.
+ * Make sure a delivery runs at the end of the flush slot holding `at`: called by every
+ * enqueue (at = now) and for every retry (at = its retry time), so each waiting event has a
+ * delivery scheduled at or after the time it is due. Reads one trigger row that is written
+ * once per slot, never updated.
  */
 export async function scheduleDelivery(
   ctx: MutationCtx,
-  now: number,
+  at: number,
   options: DeliveryOptions | undefined,
 ): Promise<void> {
   const { flushDelayMs } = deliverySettings(options);
-  const runAt = flushDelayMs > 0 ? (Math.floor(now / flushDelayMs) + 1) * flushDelayMs : now;
+  const runAt = flushDelayMs > 0 ? (Math.floor(at / flushDelayMs) + 1) * flushDelayMs : at;
   const trigger = await ctx.db
     .query("deliveryTriggers")
     .withIndex("by_runAt", (q) => q.eq("runAt", runAt))
@@ -72,7 +74,7 @@ async function createLease(
   return await ctx.db.insert("leases", { expiresAt, watchdog });
 }
 
-/** Start a sender if anything is due. Scheduled by triggers, retry wake-ups and watchdogs. */
+/** Start a sender if anything is due. Scheduled by slot triggers (captures, retries) and watchdogs. */
 export const kick = internalMutation({
   args: { options: v.optional(vDeliveryOptions) },
   returns: v.null(),
@@ -80,21 +82,19 @@ export const kick = internalMutation({
     const now = Date.now();
     await forgetPast(ctx, now);
     await forgetExpiredExposures(ctx, now);
-    const due = await ctx.db
-      .query("events")
-      .withIndex("by_status_due", (q) => q.eq("status", "pending").lte("nextAttemptAt", now))
-      .first();
-    if (due !== null) {
-      const leaseId = await createLease(ctx, now, options);
-      await ctx.scheduler.runAfter(0, internal.delivery.deliver, { leaseId, options });
+    for (const retrying of [true, false]) {
+      const due = await ctx.db
+        .query("events")
+        .withIndex("by_status_retrying_due", (q) =>
+          q.eq("status", "pending").eq("retrying", retrying).lte("nextAttemptAt", now),
+        )
+        .first();
+      if (due !== null) {
+        const leaseId = await createLease(ctx, now, options);
+        await ctx.scheduler.runAfter(0, internal.delivery.deliver, { leaseId, options });
+        break;
+      }
     }
-    // Events waiting for a retry need a wake-up; the one that fired may have been theirs.
-    // (Events a sender holds have their lease's watchdog instead.)
-    const next = await ctx.db
-      .query("events")
-      .withIndex("by_status_lease_due", (q) => q.eq("status", "pending").eq("leaseId", undefined).gt("nextAttemptAt", now))
-      .first();
-    if (next !== null) await wakeUpAt(ctx, next.nextAttemptAt, options);
     return null;
   },
 });
@@ -247,15 +247,25 @@ export const claimBatch = internalMutation({
     const now = Date.now();
     const lease = await ctx.db.get(leaseId);
     if (lease === null || lease.expiresAt <= now) return null; // a watchdog took over
-    const { batchSize } = deliverySettings(options);
+    const { batchSize, maxBatchWaitMs } = deliverySettings(options);
     // A delivery takes what was due when it started; later captures belong to a later slot,
     // whose delivery then sends them in full batches instead of this one sending them singly.
-    const candidates = await ctx.db
+    // Captures insert never-tried events due at their own (later) time, so neither range
+    // read here holds them, even for a flush: a flush does not conflict with captures.
+    const waitingForRetry = await ctx.db
       .query("events")
-      .withIndex("by_status_due", (q) =>
-        scope === "due" ? q.eq("status", "pending").lte("nextAttemptAt", runStartedAt) : q.eq("status", "pending"),
+      .withIndex("by_status_retrying_due", (q) => {
+        const retrying = q.eq("status", "pending").eq("retrying", true);
+        return scope === "due" ? retrying.lte("nextAttemptAt", runStartedAt) : retrying;
+      })
+      .take(CLAIM_SCAN_LIMIT);
+    const neverFailed = await ctx.db
+      .query("events")
+      .withIndex("by_status_retrying_due", (q) =>
+        q.eq("status", "pending").eq("retrying", false).lte("nextAttemptAt", runStartedAt),
       )
       .take(CLAIM_SCAN_LIMIT);
+    const candidates = [...waitingForRetry, ...neverFailed];
     const claimable = (e: Doc<"events">) =>
       !(e.leaseId !== undefined && e.nextAttemptAt > now) && // held by a live sender
       !(e.lastAttemptAt !== undefined && e.lastAttemptAt >= runStartedAt); // tried in this run
@@ -271,13 +281,15 @@ export const claimBatch = internalMutation({
       bytes += e.bytes;
     }
     // A partial batch of events never tried yet waits for the next slot when one is
-    // already scheduled: that delivery sends them with its own in fuller batches.
+    // already scheduled, so that delivery sends them with its own in a fuller batch; but no
+    // event waits for a delivery scheduled more than maxBatchWaitMs after its capture.
+    // (Never-tried events are due from their capture time, and the batch's first is the oldest.)
     if (scope === "due" && batch.length < batchSize && batch.every((e) => e.lastAttemptAt === undefined)) {
       const nextSlot = await ctx.db
         .query("deliveryTriggers")
         .withIndex("by_runAt", (q) => q.gt("runAt", now))
         .first();
-      if (nextSlot !== null) return null;
+      if (nextSlot !== null && nextSlot.runAt <= batch[0]!.nextAttemptAt + maxBatchWaitMs) return null;
     }
     const events: Claim["events"] = [];
     for (const e of batch) {
@@ -296,8 +308,10 @@ export const completeBatch = internalMutation({
   handler: async (ctx, { leaseId, options, results }): Promise<null> => {
     const now = Date.now();
     const settings = deliverySettings(options);
-    let earliestRetry: number | undefined;
+    const retryTimes = new Set<number>();
     for (const result of results) {
+      // One jitter per request: its events retry together, in as few slots as their attempt counts.
+      const jitter = Math.random();
       for (const id of result.ids) {
         const event = await ctx.db.get(id);
         if (event === null) continue;
@@ -319,25 +333,33 @@ export const completeBatch = internalMutation({
           });
           continue;
         }
-        const retryAt = now + retryDelay(attempts, result.retryAfterMs, settings);
-        earliestRetry = Math.min(earliestRetry ?? retryAt, retryAt);
-        await ctx.db.patch(id, { attempts, leaseId: undefined, lastError: result.error, nextAttemptAt: retryAt });
+        const retryAt = now + retryDelay(attempts, result.retryAfterMs, settings, jitter);
+        retryTimes.add(retryAt);
+        await ctx.db.patch(id, {
+          attempts,
+          retrying: true,
+          leaseId: undefined,
+          lastError: result.error,
+          nextAttemptAt: retryAt,
+        });
       }
     }
-    if (earliestRetry !== undefined) await wakeUpAt(ctx, earliestRetry, options);
+    // Each retry gets the delivery of its slot: no wake-up to keep track of, none to lose.
+    for (const retryAt of retryTimes) await scheduleDelivery(ctx, retryAt, options);
     await recordOutcome(ctx, now, results);
     return null;
   },
 });
 
-/** Exponential backoff with full jitter on the upper half; Retry-After is a floor. */
+/** Exponential backoff with jitter (0 to 1) on the upper half; Retry-After is a floor. */
 function retryDelay(
   attempts: number,
   retryAfterMs: number | undefined,
   settings: ReturnType<typeof deliverySettings>,
+  jitter: number,
 ): number {
   const exponential = Math.min(settings.retryMaxDelayMs, settings.retryInitialDelayMs * 2 ** Math.min(attempts - 1, 30));
-  const jittered = exponential / 2 + Math.random() * (exponential / 2);
+  const jittered = exponential / 2 + jitter * (exponential / 2);
   return Math.max(jittered, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 }
 
@@ -350,17 +372,6 @@ async function deliveryState(ctx: MutationCtx) {
 
 async function isPending(ctx: MutationCtx, job: Id<"_scheduled_functions">): Promise<boolean> {
   return (await ctx.db.system.get(job))?.state.kind === "pending";
-}
-
-/** Keep exactly one retry wake-up scheduled, at the earliest time any retry is due. */
-async function wakeUpAt(ctx: MutationCtx, at: number, options: DeliveryOptions | undefined): Promise<void> {
-  const state = await deliveryState(ctx);
-  if (state.retryJob !== undefined && (await isPending(ctx, state.retryJob))) {
-    if (state.retryAt !== undefined && state.retryAt <= at) return;
-    await ctx.scheduler.cancel(state.retryJob);
-  }
-  const retryJob: Id<"_scheduled_functions"> = await ctx.scheduler.runAt(at, internal.delivery.kick, { options });
-  await ctx.db.patch(state._id, { retryAt: at, retryJob });
 }
 
 async function recordOutcome(ctx: MutationCtx, now: number, results: BatchResult[]) {

@@ -63,6 +63,7 @@ export async function enqueueMessage(
     body,
     bytes,
     status: "pending",
+    retrying: false,
     nextAttemptAt: now,
     attempts: 0,
   });
@@ -94,6 +95,14 @@ export const listDeadLetters = query({
 });
 
 /**
+ * Most dead letters one `resendDeadLetters` call re-queues (also its default). Each costs
+ * one index range (patching a row read by a query reads it again by id), so at the cap the
+ * call uses about a quarter of a transaction's 4,096 ranges and leaves the calling mutation
+ * the rest; call again for more.
+ */
+export const RESEND_LIMIT = 1000;
+
+/**
  * Put dead-lettered events back in the queue, sent to `destination` (the client's current
  * host and key, so fixing a wrong key and re-sending works). Same uuids: PostHog dedups.
  */
@@ -109,10 +118,11 @@ export const resendDeadLetters = mutation({
     const rows = await ctx.db
       .query("events")
       .withIndex("by_status", (q) => q.eq("status", "dead"))
-      .take(Math.min(limit ?? 1000, 4000));
+      .take(Math.min(limit ?? RESEND_LIMIT, RESEND_LIMIT));
     for (const row of rows) {
       await ctx.db.patch(row._id, {
         status: "pending",
+        retrying: false,
         host: destination.host,
         apiKey: destination.apiKey,
         nextAttemptAt: now,

@@ -1,7 +1,10 @@
-// Crash safety: a sender that dies holding events must not strand them.
+// The sender's mutations, driven one by one: crash safety (a sender that dies holding events
+// must not strand them), what a capture and a flush read and write (conflicts), and when a
+// partial batch may wait.
 import { expect, test } from "vitest";
 import { api, internal } from "./_generated/api.js";
 import { initComponent, useLocalPostHog, waitFor } from "../testing/setup.js";
+import { inReadRange, recordReadRanges } from "../testing/realConvex.js";
 
 const server = useLocalPostHog();
 
@@ -66,4 +69,69 @@ test("a capture writes only rows it creates, and reads no row a sender rewrites"
   // Every row that existed is unchanged; the capture added exactly its event and body.
   for (const [id, row] of Object.entries(before)) expect(after[id]).toEqual(row);
   expect(Object.keys(after).length - Object.keys(before).length).toBe(2);
+});
+
+test("a flush reads no index range that a concurrent capture writes into (issue 7, defect 6)", async () => {
+  const t = initComponent();
+  const destination = { host: server.url, apiKey: "phc_flush" };
+  const options = { flushDelayMs: 60_000, retryInitialDelayMs: 60_000 }; // no delivery but the flushes
+  // Queued before the flush: events waiting for a retry, and events never tried.
+  server.addFaults({ path: "/batch/", status: 503, times: 1 });
+  for (let i = 0; i < 3; i++) await t.mutation(api.events.enqueue, { destination, ...message(i), options });
+  expect(await t.action(api.delivery.flush, { options })).toMatchObject({ retrying: 3 });
+  for (let i = 3; i < 6; i++) await t.mutation(api.events.enqueue, { destination, ...message(i), options });
+
+  const recording = recordReadRanges();
+  try {
+    expect(await t.action(api.delivery.flush, { options })).toEqual({ delivered: 6, retrying: 0, deadLettered: 0 });
+  } finally {
+    recording.stop();
+  }
+  expect(recording.ranges.some((range) => range.table === "events")).toBe(true);
+
+  // On Convex, captures run while the flush's mutations do, and a flush mutation whose read
+  // ranges a capture wrote into is retried (and fails after repeated conflicts). convex-test
+  // runs one transaction at a time, so the captures run after the flush here, and the test
+  // checks that none of the rows they insert lies in a range the flush's mutations read.
+  // (Reads by id are not recorded: a capture's rows are new ids, which no flush read.)
+  const rows = async () =>
+    await t.run(async (ctx) => {
+      const all: Array<{ table: string; doc: Record<string, unknown> }> = [];
+      for (const table of ["events", "eventBodies", "deliveryTriggers"] as const) {
+        for (const doc of await ctx.db.query(table).collect()) all.push({ table, doc });
+      }
+      return all;
+    });
+  const before = new Set((await rows()).map((row) => row.doc._id));
+  const later = { flushDelayMs: 1000 }; // captures in a new slot: they insert a trigger row too
+  for (let i = 6; i < 9; i++) await t.mutation(api.events.enqueue, { destination, ...message(i), options: later });
+  const inserted = (await rows()).filter((row) => !before.has(row.doc._id));
+  expect(inserted.map((row) => row.table).sort()).toEqual([
+    "deliveryTriggers", "eventBodies", "eventBodies", "eventBodies", "events", "events", "events",
+  ]);
+  for (const { table, doc } of inserted) {
+    for (const range of recording.ranges) expect(inReadRange(range, table, doc), `${table} row in ${JSON.stringify(range)}`).toBe(false);
+  }
+});
+
+test("a partial batch waits for the next slot's delivery only if that starts within maxBatchWaitMs of its oldest capture (issue 7, defect 11)", async () => {
+  const t = initComponent();
+  const destination = { host: server.url, apiKey: "phc_wait" };
+  const options = { flushDelayMs: 60_000, maxBatchWaitMs: 10_000 };
+  for (let i = 0; i < 3; i++) await t.mutation(api.events.enqueue, { destination, ...message(i), options });
+  const claimDue = async () => {
+    const leaseId = await t.mutation(internal.delivery.acquireLease, { options });
+    return await t.mutation(internal.delivery.claimBatch, { leaseId, options, scope: "due", runStartedAt: Date.now() });
+  };
+  /** Stand in for captures that scheduled the next slot's delivery `inMs` from now. */
+  const nextSlotIn = (inMs: number) =>
+    t.run(async (ctx) => {
+      for (const row of await ctx.db.query("deliveryTriggers").collect()) await ctx.db.delete(row._id);
+      await ctx.db.insert("deliveryTriggers", { runAt: Date.now() + inMs });
+    });
+
+  await nextSlotIn(1_000);
+  expect(await claimDue()).toBeNull(); // left to that delivery, to go out in a fuller batch
+  await nextSlotIn(30_000);
+  expect((await claimDue())?.events).toHaveLength(3); // that one is too late: sent now
 });

@@ -15,6 +15,13 @@ export default defineSchema({
     body: v.id("eventBodies"),
     bytes: v.number(),
     status: v.union(v.literal("pending"), v.literal("dead")),
+    /**
+     * Pending: false until an attempt fails and the event waits for a retry. Captures insert
+     * only never-failed events, due at their capture time, so a sender can read the events
+     * waiting for a retry, and the never-failed ones captured before it started, without
+     * reading any range a concurrent capture writes into.
+     */
+    retrying: v.boolean(),
     /** Pending: not to be sent before this time (capture time, lease end or retry time). */
     nextAttemptAt: v.number(),
     /** Set while a sender holds the event; a crashed sender's lease simply runs out. */
@@ -26,8 +33,7 @@ export default defineSchema({
     deadLetteredAt: v.optional(v.number()),
   })
     .index("by_status", ["status"])
-    .index("by_status_due", ["status", "nextAttemptAt"])
-    .index("by_status_lease_due", ["status", "leaseId", "nextAttemptAt"]),
+    .index("by_status_retrying_due", ["status", "retrying", "nextAttemptAt"]),
 
   /**
    * The encoded message of an outbox row, as JSON text: Convex rejects `$`-prefixed keys,
@@ -38,9 +44,9 @@ export default defineSchema({
   }),
 
   /**
-   * One row per flush slot that has a delivery scheduled. A capture reads the row of its
-   * slot and only inserts one when it is missing; rows are never updated, so captures do
-   * not conflict with each other once the slot exists, nor with the sender.
+   * One row per flush slot that has a delivery scheduled (for captures or retries due in
+   * it). A capture reads the row of its slot and only inserts one when it is missing; rows
+   * are never updated, so captures do not conflict with each other once the slot exists.
    */
   deliveryTriggers: defineTable({
     runAt: v.number(),
@@ -52,7 +58,7 @@ export default defineSchema({
     watchdog: v.id("_scheduled_functions"),
   }).index("by_expiresAt", ["expiresAt"]),
 
-  /** Singleton written only by senders: the last outcome, and the pending retry wake-up. */
+  /** Singleton written only by senders: the last outcome. */
   deliveryState: defineTable({
     lastAttemptAt: v.optional(v.number()),
     lastResult: v.optional(v.union(v.literal("delivered"), v.literal("retrying"), v.literal("dead_lettered"))),
@@ -60,8 +66,6 @@ export default defineSchema({
     lastHttpStatus: v.optional(v.number()),
     lastError: v.optional(v.string()),
     lastSuccessAt: v.optional(v.number()),
-    retryAt: v.optional(v.number()),
-    retryJob: v.optional(v.id("_scheduled_functions")),
   }),
 
   /**

@@ -22,8 +22,14 @@ export type OutboxMessage = ObjectType<typeof vOutboxMessage>;
 export const vDeliveryOptions = v.object({
   /** Most events in one request to /batch/. */
   batchSize: v.optional(v.number()),
-  /** Longest wait between a capture and the delivery that sends it. */
+  /** Deliveries run at the end of slots this long: a capture waits at most this for the first. */
   flushDelayMs: v.optional(v.number()),
+  /**
+   * Longest a never-tried event is held back to fill a batch: a delivery leaves a last
+   * partial batch to the next slot's delivery only if that one is scheduled within this
+   * long of the batch's oldest capture.
+   */
+  maxBatchWaitMs: v.optional(v.number()),
   /** Abort an HTTP attempt after this long. */
   requestTimeoutMs: v.optional(v.number()),
   /** First retry delay; doubles per attempt, with jitter. */
@@ -36,6 +42,7 @@ export type DeliveryOptions = Infer<typeof vDeliveryOptions>;
 export const DEFAULT_DELIVERY = {
   batchSize: 100,
   flushDelayMs: 1000,
+  maxBatchWaitMs: 3000,
   requestTimeoutMs: 10_000,
   retryInitialDelayMs: 1000,
   retryMaxDelayMs: 5 * 60_000,

@@ -53,6 +53,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           options?: {
             batchSize?: number;
             flushDelayMs?: number;
+            maxBatchWaitMs?: number;
             requestTimeoutMs?: number;
             retryInitialDelayMs?: number;
             retryMaxDelayMs?: number;
@@ -73,6 +74,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           options?: {
             batchSize?: number;
             flushDelayMs?: number;
+            maxBatchWaitMs?: number;
             requestTimeoutMs?: number;
             retryInitialDelayMs?: number;
             retryMaxDelayMs?: number;
@@ -106,6 +108,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           options?: {
             batchSize?: number;
             flushDelayMs?: number;
+            maxBatchWaitMs?: number;
             requestTimeoutMs?: number;
             retryInitialDelayMs?: number;
             retryMaxDelayMs?: number;
@@ -129,6 +132,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           options?: {
             batchSize?: number;
             flushDelayMs?: number;
+            maxBatchWaitMs?: number;
             requestTimeoutMs?: number;
             retryInitialDelayMs?: number;
             retryMaxDelayMs?: number;

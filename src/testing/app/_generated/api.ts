@@ -13,6 +13,7 @@ import type * as events from "../events.js";
 import type * as flags from "../flags.js";
 import type * as hooks from "../hooks.js";
 import type * as parity from "../parity.js";
+import type * as realConvex from "../realConvex.js";
 
 import type {
   ApiFromModules,
@@ -27,6 +28,7 @@ const fullApi: ApiFromModules<{
   flags: typeof flags;
   hooks: typeof hooks;
   parity: typeof parity;
+  realConvex: typeof realConvex;
 }> = anyApi as any;
 
 /**
