@@ -87,7 +87,8 @@ test("402 leaves no definition rows", async () => {
 
 test("a definition too large for a document is reported by name, and the others are stored", async () => {
   const t = initComponent();
-  const huge = flag("huge", 100, { description: "x".repeat(1_100_000) });
+  // Evaluation reads payloads; it does not read descriptions, which are not stored (see below).
+  const huge = flag("huge", 100, { filters: { groups: [{ properties: [], rollout_percentage: 100 }], payloads: { true: "x".repeat(1_100_000) } } });
   server.setDefinitions({ flags: [flag("a", 100), huge], group_type_mapping: {}, cohorts: {} }, { token: TOKEN });
   const outcome = await refresh(t);
   expect(outcome.result).toBe("applied_with_errors");
