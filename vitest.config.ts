@@ -1,6 +1,10 @@
 import { defineConfig } from "vitest/config";
+import { realConvexPlugin } from "./src/testing/realConvex.js";
 
 export default defineConfig({
+  // The real-Convex test mode (src/testing/realConvex.ts): convex-test counts index ranges,
+  // enforces limits and shows scheduled mutations as the backend does.
+  plugins: [realConvexPlugin()],
   test: {
     environment: "edge-runtime",
     setupFiles: ["./src/testing/convexRuntimeGlobals.ts"],

@@ -5,6 +5,7 @@ import { api } from "../testing/app/_generated/api.js";
 
 const server = useLocalPostHog({ POSTHOG_API_KEY: "phc_delivery" });
 import { FAST_DELIVERY, initTestApp, useLocalPostHog, waitFor } from "../testing/setup.js";
+import { withRealConvexMode } from "../testing/realConvex.js";
 
 
 type T = ReturnType<typeof initTestApp>;
@@ -126,6 +127,9 @@ describe("faults", () => {
   }, 90_000);
 
   test("events waiting for a later retry are not stranded when an earlier wake-up fires", async () => {
+    // OPT-OUT of the real-Convex mode: issue 7 defect 1 (a running kick reads its own job as
+    // pending on Convex, so this wake-up is lost). Fixed and removed in the next commit.
+    await withRealConvexMode({ scheduledMutationsPending: false }, async () => {
     const t = initTestApp();
     const soon = { ...FAST_DELIVERY, retryInitialDelayMs: 600, retryMaxDelayMs: 600 }; // retry in 0.3-0.6 s
     const later = { ...FAST_DELIVERY, retryInitialDelayMs: 3000, retryMaxDelayMs: 3000 }; // retry in 1.5-3 s
@@ -137,6 +141,7 @@ describe("faults", () => {
     // The first retry's wake-up fires first and finds only "first" due.
     await waitFor("both delivered", drained(t), 10_000);
     expect(server.events().map((e) => e.event).sort()).toEqual(["first", "second"]);
+    });
   }, 15_000);
 
   test("Retry-After is honoured before the next attempt", async () => {

@@ -12,15 +12,19 @@ import { api } from "./app/_generated/api.js";
 const appModules = import.meta.glob("./app/**/*.ts");
 const componentModules = import.meta.glob("../component/**/*.ts");
 
+/**
+ * The test app with the component registered. Convex's transaction limits are enforced (as
+ * in every test: see realConvex.ts) unless a test opts out.
+ */
 export function initTestApp(options: { transactionLimits?: boolean } = {}) {
-  const t = convexTest({ schema, modules: appModules, transactionLimits: options.transactionLimits });
+  const t = convexTest({ schema, modules: appModules, transactionLimits: options.transactionLimits ?? true });
   register(t);
   return t;
 }
 
 /** The component alone, to call its internal functions and read its tables. */
 export function initComponent() {
-  return convexTest({ schema: componentSchema, modules: componentModules });
+  return convexTest({ schema: componentSchema, modules: componentModules, transactionLimits: true });
 }
 
 /** Poll `check` until it returns a truthy value, or fail with `what` after `timeoutMs`. */

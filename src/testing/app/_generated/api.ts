@@ -11,6 +11,7 @@
 import type * as events from "../events.js";
 import type * as flags from "../flags.js";
 import type * as hooks from "../hooks.js";
+import type * as realConvex from "../realConvex.js";
 
 import type {
   ApiFromModules,
@@ -23,6 +24,7 @@ const fullApi: ApiFromModules<{
   events: typeof events;
   flags: typeof flags;
   hooks: typeof hooks;
+  realConvex: typeof realConvex;
 }> = anyApi as any;
 
 /**
