@@ -1,12 +1,12 @@
 // Packs: every stored definition of a kind again, grouped a few hundred kilobytes at a time and
-// deflated, for the reads that need all of them (getAllFlags and friends). Reading 5,000 rows
+// compressed, for the reads that need all of them (getAllFlags and friends). Reading 5,000 rows
 // of 3 KB would take most of a query's 16 MiB read limit; the packs of the same flags take a
-// few dozen documents and a fraction of the bytes. Single-flag reads never read packs, so
+// few dozen documents and a quarter of the bytes. Single-flag reads never read packs, so
 // they still re-run only when their own rows change.
-import { deflateSync, inflateSync } from "fflate";
 import { sha1Hex } from "../core/digest.js";
+import { compress, decompress } from "../core/lz77.js";
 
-/** Aim for this many bytes of definitions (before deflating) per pack. */
+/** Aim for this many bytes of definitions (before compression) per pack. */
 export const PACK_BYTES = 256 * 1024;
 /** A definition larger than this stays out of packs: readers read its row. */
 export const PACK_MEMBER_MAX_BYTES = 64 * 1024;
@@ -23,7 +23,7 @@ export interface PackPlan {
   hash: string;
   /** Sorted by name. */
   members: PackMember[];
-  /** Upper bound of the pack's size: its definitions before deflating. */
+  /** Upper bound of the pack's size: its definitions before compression. */
   bytes: number;
 }
 
@@ -49,20 +49,19 @@ export function planPacks(members: PackMember[]): PackPlan[] {
 }
 
 /**
- * A pack's data: the deflated JSON array of its members, each `[name, definition]`, or just
+ * A pack's data: the compressed JSON array of its members, each `[name, definition]`, or just
  * the name of a definition too large for packs.
  */
 export function packData(pack: PackPlan, definitionOf: (name: string) => string): ArrayBuffer {
   const parts = pack.members.map((m) =>
     m.bytes > PACK_MEMBER_MAX_BYTES ? JSON.stringify(m.name) : `[${JSON.stringify(m.name)},${definitionOf(m.name)}]`,
   );
-  const deflated = deflateSync(new TextEncoder().encode(`[${parts.join(",")}]`), { level: 6 });
-  return deflated.buffer.slice(deflated.byteOffset, deflated.byteOffset + deflated.byteLength) as ArrayBuffer;
+  return compress(new TextEncoder().encode(`[${parts.join(",")}]`)).buffer as ArrayBuffer;
 }
 
 /** A pack's members: definitions by name, and the names whose rows must be read instead. */
 export function unpack<T>(data: ArrayBuffer): { definitions: Array<[string, T]>; rowNames: string[] } {
-  const members = JSON.parse(new TextDecoder().decode(inflateSync(new Uint8Array(data)))) as Array<[string, T] | string>;
+  const members = JSON.parse(new TextDecoder().decode(decompress(new Uint8Array(data)))) as Array<[string, T] | string>;
   const definitions: Array<[string, T]> = [];
   const rowNames: string[] = [];
   for (const member of members) {

@@ -1,7 +1,7 @@
 // Local flag evaluation in queries. Each call reads the shared meta row, the flags it
 // evaluates and what they depend on (cohorts, dependency chains): a query that reads flag A
 // re-runs when A, its dependencies or the meta row change, not when flag B does. Reads of
-// every flag (or of many) read the packs instead: a few deflated rows hold all definitions.
+// every flag (or of many) read the packs instead: a few compressed rows hold all definitions.
 import { v } from "convex/values";
 import { query, type QueryCtx } from "./_generated/server.js";
 import { unpack } from "./definitionPacks.js";

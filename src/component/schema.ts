@@ -83,7 +83,7 @@ export default defineSchema({
 
   /**
    * Every flag (and every cohort) again, a few hundred kilobytes of definitions per row,
-   * deflated: what reads of all flags read instead of thousands of rows (definitionPacks.ts).
+   * compressed: what reads of all flags read instead of thousands of rows (definitionPacks.ts).
    */
   definitionPacks: defineTable({
     kind: v.union(v.literal("flagPack"), v.literal("cohortPack")),
