@@ -27,10 +27,10 @@ const TOKEN = "phc_bench_memory";
 const run = promisify(execFile);
 
 /** The smallest --max-old-space-size (MiB) under which `job` completes, by bisection. */
-async function smallestHeap(bundle: string, job: string, url: string): Promise<{ mib: number; result: Record<string, unknown> }> {
+async function smallestHeap(bundle: string, job: string, url: string, packsFile: string): Promise<{ mib: number; result: Record<string, unknown> }> {
   const attempt = async (mib: number) => {
     try {
-      const { stdout } = await run(process.execPath, [`--max-old-space-size=${mib}`, "--max-semi-space-size=1", "--expose-gc", bundle, job, url, String(FLAGS), String(FLAG_BYTES)], {
+      const { stdout } = await run(process.execPath, [`--max-old-space-size=${mib}`, "--max-semi-space-size=1", "--expose-gc", bundle, job, url, String(FLAGS), String(FLAG_BYTES), packsFile], {
         maxBuffer: 16 * MiB,
       });
       const line = stdout.trim().split("\n").pop() ?? "";
@@ -100,7 +100,9 @@ describe.skipIf(!process.env.CONVEX_POSTHOG_BENCH)("definitions at scale", () =>
         `--outfile=${bundle}`,
       ]);
       const url = `${server.url}/flags/definitions?token=${TOKEN}&send_cohorts`;
-      for (const job of ["fetchOnly", "refresh", "wholeTree", "packsOnly", "allFlags"]) heap[job] = await smallestHeap(bundle, job, url);
+      const packsFile = path.join(dir, "packs.bin");
+      await run(process.execPath, [bundle, "writePacks", url, String(FLAGS), String(FLAG_BYTES), packsFile], { maxBuffer: 16 * MiB });
+      for (const job of ["fetchOnly", "refresh", "wholeTree", "packsOnly", "allFlags"]) heap[job] = await smallestHeap(bundle, job, url, packsFile);
       const { stdout } = await run(process.execPath, [bundle, "cpu", url, String(FLAGS), String(FLAG_BYTES)], { maxBuffer: 16 * MiB });
       cpu = JSON.parse(stdout.trim().split("\n").pop()!.slice(7));
     } finally {

@@ -1,7 +1,7 @@
 // Heap and CPU of the definitions paths in plain Node (V8, as Convex runs them), one job per
 // process. definitions.bench.test.ts bundles this file with esbuild and runs it with `node`,
 // under a given --max-old-space-size to find the smallest heap a job fits in:
-//   node <bundle>.mjs <job> <definitions url> <flags> <flag bytes>
+//   node <bundle>.mjs <job> <definitions url> <flags> <flag bytes> [<packs file>]
 // Jobs:
 //   fetchOnly   the refresh's fetch of the answer, nothing more (the baseline of `refresh`)
 //   refresh     the refresh action, fetch to the last applying mutation's arguments (a first
@@ -9,11 +9,13 @@
 //               mutation's arguments as Convex sends them
 //   wholeTree   what refreshes did before: JSON.parse of the whole answer, every flag
 //               re-serialized and hashed, chunks of 6 MB of arguments
-//   packsOnly   the packs of all flags, built and kept (the baseline of `allFlags`)
+//   packsOnly   the packs of all flags and cohorts, read from the packs file (writePacksFile)
+//               as a query receives them from the database (the baseline of `allFlags`)
 //   allFlags    evaluate's read of every flag from those packs: decompress, parse, evaluate,
 //               results as JSON text (what getAllFlags asks the component for)
 //   cpu         CPU time of allFlags against reading one row per flag (median of rounds, process CPU time)
 // The last line of stdout is `RESULT <json>`.
+import { readFileSync, writeFileSync } from "node:fs";
 import { getFunctionName } from "convex/server";
 import { convexToJson, type Value } from "convex/values";
 import { refresh } from "../src/component/definitions.js";
@@ -24,7 +26,7 @@ import { FlagEvaluator, type FlagDefinition, type PropertyGroup } from "../src/c
 import { growFlags } from "../src/testing/largeProject.js";
 import { generateProject } from "./flagsProject.js";
 
-const [job, url, flagCount, flagBytes] = process.argv.slice(2) as [string, string, string, string];
+const [job, url, flagCount, flagBytes, packsFile] = process.argv.slice(2) as [string, string, string, string, string | undefined];
 const MiB = 2 ** 20;
 let peakHeapUsed = 0;
 const sample = () => (peakHeapUsed = Math.max(peakHeapUsed, process.memoryUsage().heapUsed));
@@ -64,6 +66,25 @@ function packs() {
     return planPacks(parts).map((plan) => packData(plan, (name) => storedDefinition(definitions, kind, byName.get(name)!)));
   };
   return { flags: build("flag", definitions.flags), cohorts: build("cohort", definitions.cohorts), groupTypeMapping: definitions.groupTypeMapping };
+}
+
+/** The packs as a file: JSON of { flags: [byte lengths], cohorts: [...], groupTypeMapping }, a newline, the packs' bytes. */
+function writePacksFile(file: string) {
+  const stored = packs();
+  const header = JSON.stringify({ flags: stored.flags.map((d) => d.byteLength), cohorts: stored.cohorts.map((d) => d.byteLength), groupTypeMapping: stored.groupTypeMapping });
+  const parts = [new TextEncoder().encode(`${header}\n`), ...[...stored.flags, ...stored.cohorts].map((d) => new Uint8Array(d))];
+  const bytes = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
+  writeFileSync(file, bytes);
+}
+
+function readPacksFile(file: string): ReturnType<typeof packs> {
+  const bytes = new Uint8Array(readFileSync(file));
+  const newline = bytes.indexOf(0x0a);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(0, newline))) as { flags: number[]; cohorts: number[]; groupTypeMapping: Record<string, string> };
+  let at = newline + 1;
+  const take = (length: number) => bytes.slice(at, (at += length)).buffer as ArrayBuffer;
+  return { flags: header.flags.map(take), cohorts: header.cohorts.map(take), groupTypeMapping: header.groupTypeMapping };
 }
 
 const CONTEXT = { distinctId: "user-1", personProperties: { email: "alice@acme.com", country: "US", plan: "pro", age: 30 }, groups: { company: "company-1" } };
@@ -115,14 +136,17 @@ async function main(): Promise<Record<string, unknown>> {
       }
       return { flags: rows.length };
     }
+    case "writePacks": {
+      writePacksFile(packsFile!);
+      return {};
+    }
     case "packsOnly": {
-      const stored = packs();
-      globalThis.gc?.();
+      const stored = readPacksFile(packsFile!);
       sample();
       return { packBytes: stored.flags.reduce((sum, data) => sum + data.byteLength, 0) };
     }
     case "allFlags": {
-      const stored = packs();
+      const stored = readPacksFile(packsFile!);
       const text = evaluateAll(stored);
       sample();
       return { resultBytes: text.length };
