@@ -7,7 +7,7 @@ import { internal } from "./_generated/api.js";
 import { action, internalMutation, internalQuery, type ActionCtx, type MutationCtx } from "./_generated/server.js";
 import type { Id } from "./_generated/dataModel.js";
 import { fetchDefinitions, NO_DEFINITIONS, storedDefinition, type DefinitionPart, type Definitions } from "../core/definitionsTransport.js";
-import { packData, planPacks, type PackPlan } from "./definitionPacks.js";
+import { packData, planPacks } from "./definitionPacks.js";
 import { vRefreshResult, type RefreshResult } from "./validators.js";
 
 /** A definition must fit a Convex document with room for its key. */
@@ -169,12 +169,12 @@ async function applyDefinitions(ctx: ActionCtx, definitions: Definitions, availa
       if (old?.hash === plan.hash) continue;
       packOperations.push(writeOperation(packKind, plan.name, old, plan.hash, plan.bytes, () => packData(plan, definitionOf)));
     }
-    const planned = new Set(plans.map((plan: PackPlan) => plan.name));
+    const planned = new Set(plans.map((plan) => plan.name));
     for (const [name, old] of storedPacks) if (!planned.has(name)) packOperations.push(deleteOperation(packKind, name, old));
   }
 
-  // Rows first, packs after them, the meta row last: readers of packs see the new
-  // definitions all at once when the last chunk commits.
+  // Rows first, then packs, the meta row with the last chunk. A diff that needs several
+  // mutations becomes visible mutation by mutation; the next refresh diffs against what is stored.
   const chunks = chunkByCost([...operations, ...packOperations]);
   const meta = {
     groupTypeMapping: JSON.stringify(definitions.groupTypeMapping),

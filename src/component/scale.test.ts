@@ -1,6 +1,6 @@
 // A large project: 5,000 flags and 500 cohorts refresh and evaluate within Convex's
-// transaction limits (convex-test enforces them with transactionLimits: true), whatever
-// the diff, and reads of every flag stay well inside them.
+// transaction limits (the real-Convex test mode counts and enforces them as the backend does,
+// src/testing/realConvex.ts), whatever the diff, and reads of every flag stay well inside them.
 import { expect, test } from "vitest";
 import { api } from "../testing/app/_generated/api.js";
 import { initTestApp, useLocalPostHog } from "../testing/setup.js";
