@@ -87,11 +87,73 @@ test("402 leaves no definition rows", async () => {
 
 test("a definition too large for a document is reported by name, and the others are stored", async () => {
   const t = initComponent();
-  const huge = flag("huge", 100, { description: "x".repeat(1_100_000) });
+  // Evaluation reads payloads; it does not read descriptions, which are not stored (see below).
+  const huge = flag("huge", 100, { filters: { groups: [{ properties: [], rollout_percentage: 100 }], payloads: { true: "x".repeat(1_100_000) } } });
   server.setDefinitions({ flags: [flag("a", 100), huge], group_type_mapping: {}, cohorts: {} }, { token: TOKEN });
   const outcome = await refresh(t);
   expect(outcome.result).toBe("applied_with_errors");
   expect(outcome.error).toMatch(/too large to store.*flag huge/);
   expect((await evaluate(t, "a")).results[0]).toMatchObject({ resolved: true, value: true });
   expect((await evaluate(t, "huge")).results[0]).toMatchObject({ resolved: false, reason: "unknown_flag" });
+});
+
+const evaluateAll = async (t: T) =>
+  JSON.parse(await t.query(api.flags.evaluate, { context: JSON.stringify({ distinctId: "u" }) })) as { results: Array<{ key: string; value?: unknown }> };
+
+test("reads of every flag read the packs; a change of one flag rewrites one pack", async () => {
+  const t = initComponent();
+  // About 400 KB of definitions: two packs.
+  const padded = (key: string, rollout: number) => flag(key, rollout, { filters: { groups: [{ properties: [], rollout_percentage: rollout }], payloads: { true: JSON.stringify("p".repeat(1000)) } } });
+  const flags = Array.from({ length: 400 }, (_, i) => padded(`f${i}`, 100));
+  server.setDefinitions({ flags, group_type_mapping: {}, cohorts: {} }, { token: TOKEN });
+  await refresh(t);
+  const packs = () => t.run(async (ctx) => (await ctx.db.query("definitionPacks").collect()).map((p) => ({ name: p.name, data: Array.from(new Uint8Array(p.data)).join() })));
+  const before = await packs();
+  expect(before.map((p) => p.name).sort()).toEqual(["0/2", "1/2"]);
+  expect((await evaluateAll(t)).results.filter((r) => r.value === true)).toHaveLength(400);
+
+  server.setDefinitions({ flags: flags.map((f, i) => (i === 17 ? padded("f17", 0) : f)), group_type_mapping: {}, cohorts: {} }, { token: TOKEN });
+  expect(await refresh(t)).toMatchObject({ flagsChanged: 1 });
+  const after = await packs();
+  expect(after.filter((p) => before.find((b) => b.name === p.name)!.data !== p.data)).toHaveLength(1);
+  const all = await evaluateAll(t);
+  expect(all.results.find((r) => r.key === "f17")).toMatchObject({ value: false });
+  expect(all.results.filter((r) => r.value === true)).toHaveLength(399);
+});
+
+test("a flag too large for a pack is read from its row by reads of every flag", async () => {
+  const t = initComponent();
+  const big = flag("big", 100, { filters: { groups: [{ properties: [], rollout_percentage: 100 }], payloads: { true: JSON.stringify("b".repeat(200_000)) } } });
+  server.setDefinitions({ flags: [flag("a", 0), big], group_type_mapping: {}, cohorts: {} }, { token: TOKEN });
+  expect(await refresh(t)).toMatchObject({ result: "updated", flagsChanged: 2 });
+  const all = await evaluateAll(t);
+  expect(all.results.map((r) => [r.key, r.value])).toEqual([["a", false], ["big", true]]);
+  expect((all.results[1] as { payload?: string }).payload).toHaveLength(200_000);
+});
+
+test("definitions stored before packs existed are read from their rows until the next refresh writes packs", async () => {
+  const t = initComponent();
+  server.setDefinitions({ flags: [flag("a", 100), flag("b", 0)], group_type_mapping: {}, cohorts: {} }, { token: TOKEN });
+  await refresh(t);
+  // What an older version left: rows and hashes without ids or sizes, no packs, a meta row without `packed`.
+  await t.run(async (ctx) => {
+    for (const pack of await ctx.db.query("definitionPacks").collect()) await ctx.db.delete(pack._id);
+    for (const hash of await ctx.db.query("definitionHashes").collect()) {
+      if (hash.kind === "flagPack" || hash.kind === "cohortPack") await ctx.db.delete(hash._id);
+      else await ctx.db.replace(hash._id, { kind: hash.kind, name: hash.name, hash: "old-format" });
+    }
+    const meta = (await ctx.db.query("definitionsMeta").first())!;
+    await ctx.db.replace(meta._id, { groupTypeMapping: meta.groupTypeMapping, available: true });
+  });
+  expect((await evaluateAll(t)).results.map((r) => [r.key, r.value])).toEqual([["a", true], ["b", false]]);
+
+  server.setDefinitions({ flags: [flag("a", 100), flag("c", 100)], group_type_mapping: {}, cohorts: {} }, { token: TOKEN, etag: "next" });
+  expect(await refresh(t)).toMatchObject({ result: "updated", flagsChanged: 2, flagsRemoved: 1 });
+  expect((await evaluateAll(t)).results.map((r) => [r.key, r.value])).toEqual([["a", true], ["c", true]]);
+  const stored = await t.run(async (ctx) => ({
+    flags: (await ctx.db.query("flagDefinitions").collect()).map((r) => r.key).sort(),
+    packs: (await ctx.db.query("definitionPacks").collect()).length,
+    hashesWithIds: (await ctx.db.query("definitionHashes").collect()).every((h) => h.row !== undefined),
+  }));
+  expect(stored).toEqual({ flags: ["a", "c"], packs: 1, hashesWithIds: true });
 });

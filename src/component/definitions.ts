@@ -1,25 +1,51 @@
 // Local-evaluation definitions: refreshed from PostHog by the app's cron, stored one row per
-// flag and per cohort, and applied as a diff so unchanged flags keep their rows (and the
-// queries that read them keep their cached results).
+// flag and per cohort (plus packs of all of them, see definitionPacks.ts), and applied as a
+// diff so unchanged flags keep their rows (and the queries that read them keep their cached
+// results).
 import { v } from "convex/values";
 import { internal } from "./_generated/api.js";
 import { action, internalMutation, internalQuery, type ActionCtx, type MutationCtx } from "./_generated/server.js";
-import { fetchDefinitions, type DefinitionRow, type Definitions } from "../core/definitionsTransport.js";
+import type { Id } from "./_generated/dataModel.js";
+import { fetchDefinitions, NO_DEFINITIONS, storedDefinition, type DefinitionPart, type Definitions } from "../core/definitionsTransport.js";
+import { packData, planPacks } from "./definitionPacks.js";
 import { vRefreshResult, type RefreshResult } from "./validators.js";
 
 /** A definition must fit a Convex document with room for its key. */
 export const MAX_DEFINITION_BYTES = 1024 * 1024 - 16 * 1024;
-/** Keep each applying mutation well inside Convex's 16 MiB / 16,000 documents written. */
-const APPLY_CHUNK_BYTES = 6 * 1024 * 1024;
-const APPLY_CHUNK_ROWS = 2000;
+/**
+ * What one applying mutation may cost, a quarter of each Convex transaction limit, so a diff
+ * of any size is applied in as many mutations as it needs. On Convex a patch or delete of a
+ * row not yet fetched by id costs an index range and a document read (of the old row's bytes).
+ */
+const CHUNK_BUDGET: Cost = {
+  ranges: 1024,
+  documentsRead: 8000,
+  bytesRead: 4 * 1024 * 1024,
+  documentsWritten: 4000,
+  bytesWritten: 4 * 1024 * 1024,
+};
+/** What every applying mutation reads and writes besides the rows: version and meta rows. */
+const CHUNK_OVERHEAD: Cost = { ranges: 8, documentsRead: 4, bytesRead: 8 * 1024, documentsWritten: 2, bytesWritten: 8 * 1024 };
+/** Bytes of a row besides its definition (fields, ids, index entries), and of a hash row. */
+const ROW_OVERHEAD = 256;
+/** A row stored before sizes were recorded: assume this many bytes, at least 4 times the new size. */
+const UNKNOWN_ROW_BYTES = 16 * 1024;
 const HASH_PAGE = 4000;
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-type Kind = "flag" | "cohort";
-const vKind = v.union(v.literal("flag"), v.literal("cohort"));
-const vRow = v.object({ name: v.string(), definition: v.string(), hash: v.string() });
+/** Stored rows: definitions (one per flag or cohort) and packs of each. */
+type Kind = "flag" | "cohort" | "flagPack" | "cohortPack";
+const vKind = v.union(v.literal("flag"), v.literal("cohort"), v.literal("flagPack"), v.literal("cohortPack"));
+const vRowId = v.union(v.id("flagDefinitions"), v.id("cohortDefinitions"), v.id("definitionPacks"));
+type RowId = Id<"flagDefinitions"> | Id<"cohortDefinitions"> | Id<"definitionPacks">;
 
-const utf8 = new TextEncoder();
+interface Cost {
+  ranges: number;
+  documentsRead: number;
+  bytesRead: number;
+  documentsWritten: number;
+  bytesWritten: number;
+}
 
 /**
  * Fetch definitions and store them. Called by the app's cron through the client. The
@@ -55,7 +81,7 @@ export const refresh = action({
         return result;
       case "quota_limited":
         // As posthog-node on 402: drop every definition, so nothing is evaluated locally.
-        await applyDefinitions(ctx, { flags: [], cohorts: [], groupTypeMapping: {} }, false, version);
+        await applyDefinitions(ctx, NO_DEFINITIONS, false, version);
         result = { result: "quota_limited", httpStatus: 402, error: outcome.error };
         await ctx.runMutation(internal.definitions.recordRefresh, { ...result, confirmed: false, etag: "" });
         return result;
@@ -88,56 +114,91 @@ export const refresh = action({
   },
 });
 
-/** Write what changed, in as few mutations as the limits allow (usually one). */
+/** What a refresh knows of a stored row, from its hash row. */
+interface Stored {
+  hash: string;
+  hashId: Id<"definitionHashes">;
+  /** The row's id and content size; absent for rows stored by an older version. */
+  rowId?: RowId;
+  bytes?: number;
+}
+
+/** One row to write or delete, with what it costs its mutation. */
+interface Operation {
+  kind: Kind;
+  name: string;
+  stored?: Stored;
+  /** For writes: the new hash and the content, built only when its chunk is sent. */
+  write?: { hash: string; bytes: number; content: () => string | ArrayBuffer };
+  cost: Cost;
+}
+
+/** Write what changed, in as many mutations as the limits need (usually one). */
 async function applyDefinitions(ctx: ActionCtx, definitions: Definitions, available: boolean, version: number) {
   const tooLarge: string[] = [];
   const changes = { flagsChanged: 0, flagsRemoved: 0, cohortsChanged: 0, cohortsRemoved: 0 };
-  const upserts: Array<{ kind: Kind; row: DefinitionRow; isNew: boolean }> = [];
-  const deletes: Array<{ kind: Kind; name: string }> = [];
-  for (const [kind, rows] of [["flag", definitions.flags], ["cohort", definitions.cohorts]] as const) {
-    const stored = await storedHashes(ctx, kind);
-    for (const row of rows) {
-      if (stored.get(row.name) === row.hash) continue;
-      if (utf8.encode(row.definition).length > MAX_DEFINITION_BYTES) {
-        tooLarge.push(`${kind} ${row.name}`);
+  const operations: Operation[] = [];
+  const packOperations: Operation[] = [];
+  for (const [kind, packKind, parts] of [["flag", "flagPack", definitions.flags], ["cohort", "cohortPack", definitions.cohorts]] as const) {
+    const stored = await storedRows(ctx, kind);
+    const byName = new Map<string, DefinitionPart>();
+    for (const part of parts) {
+      byName.set(part.name, part);
+      const old = stored.get(part.name);
+      if (old?.hash === part.hash) continue;
+      if (part.bytes > MAX_DEFINITION_BYTES) {
+        tooLarge.push(`${kind} ${part.name}`);
         continue;
       }
-      upserts.push({ kind, row, isNew: !stored.has(row.name) });
+      changes[kind === "flag" ? "flagsChanged" : "cohortsChanged"] += 1;
+      operations.push(writeOperation(kind, part.name, old, part.hash, part.bytes, () => storedDefinition(definitions, kind, part)));
     }
-    const wanted = new Set(rows.map((r) => r.name));
-    for (const name of stored.keys()) if (!wanted.has(name)) deletes.push({ kind, name });
-  }
-  for (const { kind } of upserts) changes[kind === "flag" ? "flagsChanged" : "cohortsChanged"] += 1;
-  for (const { kind } of deletes) changes[kind === "flag" ? "flagsRemoved" : "cohortsRemoved"] += 1;
+    for (const [name, old] of stored) {
+      if (byName.has(name)) continue;
+      changes[kind === "flag" ? "flagsRemoved" : "cohortsRemoved"] += 1;
+      operations.push(deleteOperation(kind, name, old));
+    }
 
-  // Chunk by bytes and rows; the last chunk also writes the shared meta row.
-  const chunks: Array<{ upserts: typeof upserts; deletes: typeof deletes }> = [{ upserts: [], deletes: [] }];
-  let bytes = 0;
-  const current = () => chunks[chunks.length - 1]!;
-  const rowsIn = (c: (typeof chunks)[number]) => c.upserts.length + c.deletes.length;
-  for (const upsert of upserts) {
-    const size = upsert.row.definition.length + 200;
-    if (rowsIn(current()) > 0 && (bytes + size > APPLY_CHUNK_BYTES || rowsIn(current()) >= APPLY_CHUNK_ROWS)) {
-      chunks.push({ upserts: [], deletes: [] });
-      bytes = 0;
+    // Packs hold every definition as received, except those too large to store (their rows kept as before).
+    const members = parts.filter((part) => part.bytes <= MAX_DEFINITION_BYTES || stored.has(part.name));
+    const definitionOf = (name: string) => storedDefinition(definitions, kind, byName.get(name)!);
+    const storedPacks = await storedRows(ctx, packKind);
+    const plans = planPacks(members);
+    for (const plan of plans) {
+      const old = storedPacks.get(plan.name);
+      if (old?.hash === plan.hash) continue;
+      packOperations.push(writeOperation(packKind, plan.name, old, plan.hash, plan.bytes, () => packData(plan, definitionOf)));
     }
-    current().upserts.push(upsert);
-    bytes += size;
+    const planned = new Set(plans.map((plan) => plan.name));
+    for (const [name, old] of storedPacks) if (!planned.has(name)) packOperations.push(deleteOperation(packKind, name, old));
   }
-  for (const del of deletes) {
-    if (rowsIn(current()) >= APPLY_CHUNK_ROWS) chunks.push({ upserts: [], deletes: [] });
-    current().deletes.push(del);
-  }
+
+  // Rows first, then packs, the meta row with the last chunk. A diff that needs several
+  // mutations becomes visible mutation by mutation; the next refresh diffs against what is stored.
+  const chunks = chunkByCost([...operations, ...packOperations]);
   const meta = {
     groupTypeMapping: JSON.stringify(definitions.groupTypeMapping),
     available,
+    packed: true,
     ...(definitions.propertyMatchingVersion !== undefined ? { propertyMatchingVersion: definitions.propertyMatchingVersion } : {}),
     ...(definitions.minimalFlagCalledEvents !== undefined ? { minimalFlagCalledEvents: definitions.minimalFlagCalledEvents } : {}),
   };
   for (const [index, chunk] of chunks.entries()) {
     const applied: boolean = await ctx.runMutation(internal.definitions.applyChunk, {
-      upserts: chunk.upserts,
-      deletes: chunk.deletes,
+      writes: chunk
+        .filter((op) => op.write !== undefined)
+        .map(({ kind, name, stored, write }) => {
+          const content = write!.content();
+          return {
+            kind,
+            name,
+            hash: write!.hash,
+            ...(typeof content === "string" ? { definition: content } : { data: content }),
+            bytes: typeof content === "string" ? write!.bytes : content.byteLength,
+            ...storedIds(stored),
+          };
+        }),
+      deletes: chunk.filter((op) => op.write === undefined).map(({ kind, name, stored }) => ({ kind, name, ...storedIds(stored) })),
       meta: index === chunks.length - 1 ? meta : undefined,
       expectedVersion: version + index,
     });
@@ -146,26 +207,79 @@ async function applyDefinitions(ctx: ActionCtx, definitions: Definitions, availa
   return { tooLarge, changes };
 }
 
-async function storedHashes(ctx: ActionCtx, kind: Kind): Promise<Map<string, string>> {
-  const hashes = new Map<string, string>();
+function storedIds(stored: Stored | undefined) {
+  if (stored === undefined) return {};
+  return { hashId: stored.hashId, ...(stored.rowId !== undefined ? { rowId: stored.rowId } : {}) };
+}
+
+/** The old row is read before it is replaced (an index range and its bytes), unless it is new. */
+function writeOperation(kind: Kind, name: string, stored: Stored | undefined, hash: string, bytes: number, content: () => string | ArrayBuffer): Operation {
+  const cost = { ranges: 0, documentsRead: 0, bytesRead: 0, documentsWritten: 2, bytesWritten: bytes + 2 * ROW_OVERHEAD };
+  if (stored !== undefined) addReadOfOld(cost, stored, bytes);
+  else cost.ranges = 2; // inserts count no range by themselves; counted anyway, in case a later read of the same index counts them
+  return { kind, name, stored, write: { hash, bytes, content }, cost };
+}
+
+function deleteOperation(kind: Kind, name: string, stored: Stored): Operation {
+  const cost = { ranges: 0, documentsRead: 0, bytesRead: 0, documentsWritten: 2, bytesWritten: 0 };
+  addReadOfOld(cost, stored, 0);
+  return { kind, name, stored, cost };
+}
+
+/** Patching or deleting the hash row and the row: each fetched by id first; found by its index if its id is unknown. */
+function addReadOfOld(cost: Cost, stored: Stored, newBytes: number) {
+  const rowBytes = stored.bytes ?? Math.max(UNKNOWN_ROW_BYTES, 4 * newBytes);
+  const lookup = stored.rowId === undefined ? 1 : 0;
+  cost.ranges += 2 + lookup;
+  cost.documentsRead += 2 + lookup;
+  cost.bytesRead += rowBytes * (1 + lookup) + 2 * ROW_OVERHEAD;
+}
+
+/** Operations in order, cut into chunks that each stay within CHUNK_BUDGET. */
+function chunkByCost(operations: Operation[]): Operation[][] {
+  const chunks: Operation[][] = [[]];
+  let total = { ...CHUNK_OVERHEAD };
+  const fields = Object.keys(CHUNK_BUDGET) as Array<keyof Cost>;
+  for (const op of operations) {
+    const fits = fields.every((f) => total[f] + op.cost[f] <= CHUNK_BUDGET[f]);
+    if (!fits && chunks[chunks.length - 1]!.length > 0) {
+      chunks.push([]);
+      total = { ...CHUNK_OVERHEAD };
+    }
+    chunks[chunks.length - 1]!.push(op);
+    for (const f of fields) total[f] += op.cost[f];
+  }
+  return chunks;
+}
+
+async function storedRows(ctx: ActionCtx, kind: Kind): Promise<Map<string, Stored>> {
+  const rows = new Map<string, Stored>();
   let after: string | undefined;
   for (;;) {
-    const page: Array<{ name: string; hash: string }> = await ctx.runQuery(internal.definitions.hashPage, { kind, after });
-    for (const { name, hash } of page) hashes.set(name, hash);
-    if (page.length < HASH_PAGE) return hashes;
+    const page: Array<{ name: string } & Stored> = await ctx.runQuery(internal.definitions.hashPage, { kind, after });
+    for (const { name, ...stored } of page) rows.set(name, stored);
+    if (page.length < HASH_PAGE) return rows;
     after = page[page.length - 1]!.name;
   }
 }
 
 export const hashPage = internalQuery({
   args: { kind: vKind, after: v.optional(v.string()) },
-  returns: v.array(v.object({ name: v.string(), hash: v.string() })),
+  returns: v.array(
+    v.object({ name: v.string(), hash: v.string(), hashId: v.id("definitionHashes"), rowId: v.optional(vRowId), bytes: v.optional(v.number()) }),
+  ),
   handler: async (ctx, { kind, after }) => {
     const rows = await ctx.db
       .query("definitionHashes")
       .withIndex("by_kind_name", (q) => (after === undefined ? q.eq("kind", kind) : q.eq("kind", kind).gt("name", after)))
       .take(HASH_PAGE);
-    return rows.map((r) => ({ name: r.name, hash: r.hash }));
+    return rows.map((r) => ({
+      name: r.name,
+      hash: r.hash,
+      hashId: r._id,
+      ...(r.row !== undefined ? { rowId: r.row } : {}),
+      ...(r.bytes !== undefined ? { bytes: r.bytes } : {}),
+    }));
   },
 });
 
@@ -179,33 +293,59 @@ export const refreshStart = internalQuery({
   },
 });
 
+const vMeta = v.object({
+  groupTypeMapping: v.string(),
+  available: v.boolean(),
+  packed: v.boolean(),
+  propertyMatchingVersion: v.optional(v.number()),
+  minimalFlagCalledEvents: v.optional(v.boolean()),
+});
+
 export const applyChunk = internalMutation({
   args: {
-    /** isNew: no row exists yet, so insert without looking one up. */
-    upserts: v.array(v.object({ kind: vKind, row: vRow, isNew: v.boolean() })),
-    deletes: v.array(v.object({ kind: vKind, name: v.string() })),
-    meta: v.optional(
+    /**
+     * Rows to store, with the ids of the old rows when there are some (so each is fetched by
+     * id: one index range each on Convex, where a lookup by name would cost two).
+     */
+    writes: v.array(
       v.object({
-        groupTypeMapping: v.string(),
-        available: v.boolean(),
-        propertyMatchingVersion: v.optional(v.number()),
-        minimalFlagCalledEvents: v.optional(v.boolean()),
+        kind: vKind,
+        name: v.string(),
+        hash: v.string(),
+        /** A flag's or cohort's JSON text, or a pack's data. */
+        definition: v.optional(v.string()),
+        data: v.optional(v.bytes()),
+        bytes: v.number(),
+        hashId: v.optional(v.id("definitionHashes")),
+        rowId: v.optional(vRowId),
       }),
     ),
+    deletes: v.array(v.object({ kind: vKind, name: v.string(), hashId: v.optional(v.id("definitionHashes")), rowId: v.optional(vRowId) })),
+    meta: v.optional(vMeta),
     /**
      * Each applied chunk bumps the definitions version. A chunk computed against another
-     * version is refused, so two refreshes never interleave (and isNew stays true).
+     * version is refused, so two refreshes never interleave (and the ids stay valid).
      */
     expectedVersion: v.number(),
   },
   returns: v.boolean(),
-  handler: async (ctx, { upserts, deletes, meta, expectedVersion }) => {
+  handler: async (ctx, { writes, deletes, meta, expectedVersion }) => {
     const state = await ctx.db.query("refreshState").first();
     if ((state?.definitionsVersion ?? 0) !== expectedVersion) return false;
     if (state === null) await ctx.db.insert("refreshState", { definitionsVersion: expectedVersion + 1 });
     else await ctx.db.patch(state._id, { definitionsVersion: expectedVersion + 1 });
-    for (const { kind, row, isNew } of upserts) await writeDefinition(ctx, kind, row, isNew);
-    for (const { kind, name } of deletes) await deleteDefinition(ctx, kind, name);
+    for (const write of writes) {
+      const rowId = write.hashId === undefined ? undefined : (write.rowId ?? (await findRow(ctx, write.kind, write.name)));
+      const row = await writeRow(ctx, write, rowId);
+      const hashRow = { kind: write.kind, name: write.name, hash: write.hash, row, bytes: write.bytes };
+      if (write.hashId === undefined) await ctx.db.insert("definitionHashes", hashRow);
+      else await ctx.db.replace(write.hashId, hashRow);
+    }
+    for (const { kind, name, hashId, rowId } of deletes) {
+      if (hashId !== undefined) await ctx.db.delete(hashId);
+      const id = rowId ?? (await findRow(ctx, kind, name));
+      if (id !== undefined) await ctx.db.delete(id);
+    }
     if (meta !== undefined) {
       const existing = await ctx.db.query("definitionsMeta").first();
       if (existing === null) await ctx.db.insert("definitionsMeta", meta);
@@ -216,38 +356,42 @@ export const applyChunk = internalMutation({
 });
 
 function sameMeta(a: Record<string, unknown>, b: Record<string, unknown>) {
-  return ["groupTypeMapping", "available", "propertyMatchingVersion", "minimalFlagCalledEvents"].every((k) => a[k] === b[k]);
+  return ["groupTypeMapping", "available", "packed", "propertyMatchingVersion", "minimalFlagCalledEvents"].every((k) => a[k] === b[k]);
 }
 
-function findHash(ctx: MutationCtx, kind: Kind, name: string) {
-  return ctx.db
-    .query("definitionHashes")
-    .withIndex("by_kind_name", (q) => q.eq("kind", kind).eq("name", name))
-    .unique();
+/** A row stored by an older version, whose hash row does not name it. */
+async function findRow(ctx: MutationCtx, kind: Kind, name: string): Promise<RowId | undefined> {
+  const row =
+    kind === "flag"
+      ? await ctx.db.query("flagDefinitions").withIndex("by_key", (q) => q.eq("key", name)).unique()
+      : kind === "cohort"
+        ? await ctx.db.query("cohortDefinitions").withIndex("by_cohortId", (q) => q.eq("cohortId", name)).unique()
+        : await ctx.db.query("definitionPacks").withIndex("by_kind_name", (q) => q.eq("kind", kind).eq("name", name)).unique();
+  return row?._id;
 }
 
-function findDefinition(ctx: MutationCtx, kind: Kind, name: string) {
-  return kind === "flag"
-    ? ctx.db.query("flagDefinitions").withIndex("by_key", (q) => q.eq("key", name)).unique()
-    : ctx.db.query("cohortDefinitions").withIndex("by_cohortId", (q) => q.eq("cohortId", name)).unique();
-}
-
-/** Store a changed definition and its hash; `isNew` skips looking for rows that cannot exist. */
-async function writeDefinition(ctx: MutationCtx, kind: Kind, row: DefinitionRow, isNew: boolean) {
-  const hash = isNew ? null : await findHash(ctx, kind, row.name);
-  if (hash === null) await ctx.db.insert("definitionHashes", { kind, name: row.name, hash: row.hash });
-  else await ctx.db.patch(hash._id, { hash: row.hash });
-  const existing = isNew ? null : await findDefinition(ctx, kind, row.name);
-  if (existing !== null) await ctx.db.patch(existing._id, { definition: row.definition });
-  else if (kind === "flag") await ctx.db.insert("flagDefinitions", { key: row.name, definition: row.definition });
-  else await ctx.db.insert("cohortDefinitions", { cohortId: row.name, definition: row.definition });
-}
-
-async function deleteDefinition(ctx: MutationCtx, kind: Kind, name: string) {
-  const hash = await findHash(ctx, kind, name);
-  if (hash !== null) await ctx.db.delete(hash._id);
-  const row = await findDefinition(ctx, kind, name);
-  if (row !== null) await ctx.db.delete(row._id);
+/** Replace the row (fetched by id) or insert it; returns its id. */
+async function writeRow(
+  ctx: MutationCtx,
+  write: { kind: Kind; name: string; definition?: string; data?: ArrayBuffer },
+  rowId: RowId | undefined,
+): Promise<RowId> {
+  const { kind, name } = write;
+  if (kind === "flagPack" || kind === "cohortPack") {
+    const pack = { kind, name, data: write.data! };
+    if (rowId === undefined) return await ctx.db.insert("definitionPacks", pack);
+    await ctx.db.replace(rowId as Id<"definitionPacks">, pack);
+    return rowId;
+  }
+  const definition = write.definition!;
+  if (kind === "flag") {
+    if (rowId === undefined) return await ctx.db.insert("flagDefinitions", { key: name, definition });
+    await ctx.db.replace(rowId as Id<"flagDefinitions">, { key: name, definition });
+    return rowId;
+  }
+  if (rowId === undefined) return await ctx.db.insert("cohortDefinitions", { cohortId: name, definition });
+  await ctx.db.replace(rowId as Id<"cohortDefinitions">, { cohortId: name, definition });
+  return rowId;
 }
 
 export const recordRefresh = internalMutation({

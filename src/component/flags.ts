@@ -1,8 +1,10 @@
 // Local flag evaluation in queries. Each call reads the shared meta row, the flags it
 // evaluates and what they depend on (cohorts, dependency chains): a query that reads flag A
-// re-runs when A, its dependencies or the meta row change, not when flag B does.
+// re-runs when A, its dependencies or the meta row change, not when flag B does. Reads of
+// every flag (or of many) read the packs instead: a few compressed rows hold all definitions.
 import { v } from "convex/values";
 import { query, type QueryCtx } from "./_generated/server.js";
+import { unpack } from "./definitionPacks.js";
 import {
   FlagEvaluator,
   referencesOfCohort,
@@ -15,6 +17,9 @@ import {
   type PropertyGroup,
 } from "../core/flags/index.js";
 import { decodeFlagContext } from "../core/flagContext.js";
+
+/** Evaluating more flags than this at once reads the packs: one row per flag would cost a range each. */
+const KEYS_READ_ONE_BY_ONE = 64;
 
 /** Why nothing could be evaluated at all. */
 export type DefinitionsState = "loaded" | "not_loaded" | "quota_limited";
@@ -39,7 +44,8 @@ export const evaluate = query({
   handler: async (ctx, args): Promise<string> => {
     const loader = await DefinitionLoader.open(ctx);
     if (loader.state !== "loaded") return JSON.stringify({ state: loader.state } satisfies Evaluation);
-    const keys = args.keys ?? (await loader.loadAllFlags());
+    const all = args.keys === undefined || args.keys.length > KEYS_READ_ONE_BY_ONE ? await loader.loadAll() : undefined;
+    const keys = args.keys ?? all!;
     await loader.loadWithDependencies(keys);
     const context: Omit<EvaluationContext, "now"> = decodeFlagContext(args.context);
     const evaluator = new FlagEvaluator(loader.source(), { ...context, now: Date.now() });
@@ -77,24 +83,34 @@ export const payloadFor = query({
 class DefinitionLoader {
   private flags = new Map<string, FlagDefinition | undefined>();
   private cohorts = new Map<string, PropertyGroup | undefined>();
+  /** Everything stored is loaded: what is missing does not exist, no need to look for its row. */
+  private complete = false;
 
   private constructor(
     private ctx: QueryCtx,
     readonly state: DefinitionsState,
     private groupTypeMapping: Record<string, string>,
     private propertyMatchingVersion: number | undefined,
+    private packed: boolean,
     readonly minimalFlagCalledEvents = false,
   ) {}
 
   static async open(ctx: QueryCtx): Promise<DefinitionLoader> {
     const meta = await ctx.db.query("definitionsMeta").first();
-    if (meta === null) return new DefinitionLoader(ctx, "not_loaded", {}, undefined);
+    if (meta === null) return new DefinitionLoader(ctx, "not_loaded", {}, undefined, false);
     const state = meta.available ? "loaded" : "quota_limited";
-    return new DefinitionLoader(ctx, state, JSON.parse(meta.groupTypeMapping), meta.propertyMatchingVersion, meta.minimalFlagCalledEvents === true);
+    return new DefinitionLoader(
+      ctx,
+      state,
+      JSON.parse(meta.groupTypeMapping),
+      meta.propertyMatchingVersion,
+      meta.packed === true,
+      meta.minimalFlagCalledEvents === true,
+    );
   }
 
   async flag(key: string): Promise<FlagDefinition | undefined> {
-    if (!this.flags.has(key)) {
+    if (!this.flags.has(key) && !this.complete) {
       const row = await this.ctx.db.query("flagDefinitions").withIndex("by_key", (q) => q.eq("key", key)).unique();
       this.flags.set(key, row ? (JSON.parse(row.definition) as FlagDefinition) : undefined);
     }
@@ -102,19 +118,36 @@ class DefinitionLoader {
   }
 
   private async cohort(id: string): Promise<PropertyGroup | undefined> {
-    if (!this.cohorts.has(id)) {
+    if (!this.cohorts.has(id) && !this.complete) {
       const row = await this.ctx.db.query("cohortDefinitions").withIndex("by_cohortId", (q) => q.eq("cohortId", id)).unique();
       this.cohorts.set(id, row ? (JSON.parse(row.definition) as PropertyGroup) : undefined);
     }
     return this.cohorts.get(id);
   }
 
-  /** Every flag (for getAllFlags): the one case that reads all flag rows. */
-  async loadAllFlags(): Promise<string[]> {
-    for (const row of await this.ctx.db.query("flagDefinitions").collect()) {
-      this.flags.set(row.key, JSON.parse(row.definition) as FlagDefinition);
+  /** Every flag and cohort (for getAllFlags), from the packs; returns the flag keys. */
+  async loadAll(): Promise<string[]> {
+    if (!this.packed) {
+      // Stored by an older version, until the next refresh writes the packs: the rows.
+      for (const row of await this.ctx.db.query("flagDefinitions").collect()) {
+        this.flags.set(row.key, JSON.parse(row.definition) as FlagDefinition);
+      }
+      return [...this.flags.keys()];
     }
-    return [...this.flags.keys()];
+    const keys: string[] = [];
+    for (const pack of await this.ctx.db.query("definitionPacks").withIndex("by_kind_name", (q) => q.eq("kind", "flagPack")).collect()) {
+      const { definitions, rowNames } = unpack<FlagDefinition>(pack.data);
+      for (const [key, flag] of definitions) this.flags.set(key, flag);
+      for (const key of rowNames) await this.flag(key);
+      keys.push(...definitions.map(([key]) => key), ...rowNames);
+    }
+    for (const pack of await this.ctx.db.query("definitionPacks").withIndex("by_kind_name", (q) => q.eq("kind", "cohortPack")).collect()) {
+      const { definitions, rowNames } = unpack<PropertyGroup>(pack.data);
+      for (const [id, cohort] of definitions) this.cohorts.set(id, cohort);
+      for (const id of rowNames) await this.cohort(id);
+    }
+    this.complete = true;
+    return keys.filter((key) => this.flags.get(key) !== undefined);
   }
 
   /** Load the flags and, transitively, the flags and cohorts they reference. */

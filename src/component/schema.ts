@@ -69,9 +69,10 @@ export default defineSchema({
   }),
 
   /**
-   * Feature flag definitions, one row per flag, as posthog-node receives them from
-   * /flags/definitions (JSON text: conditions are full of `$` property names). Evaluating a
-   * flag reads its row and what it depends on, so a query re-runs only when those change.
+   * Feature flag definitions, one row per flag: what evaluation reads of the definition
+   * posthog-node receives from /flags/definitions (JSON text: conditions are full of `$`
+   * property names). Evaluating a flag reads its row and what it depends on, so a query
+   * re-runs only when those change.
    */
   flagDefinitions: defineTable({
     key: v.string(),
@@ -85,13 +86,29 @@ export default defineSchema({
   }).index("by_cohortId", ["cohortId"]),
 
   /**
-   * A content hash per stored definition, for refreshes to find what changed without
-   * reading the definitions themselves. Evaluation never reads these.
+   * Every flag (and every cohort) again, a few hundred kilobytes of definitions per row,
+   * compressed: what reads of all flags read instead of thousands of rows (definitionPacks.ts).
+   */
+  definitionPacks: defineTable({
+    kind: v.union(v.literal("flagPack"), v.literal("cohortPack")),
+    /** "index/count". */
+    name: v.string(),
+    data: v.bytes(),
+  }).index("by_kind_name", ["kind", "name"]),
+
+  /**
+   * A content hash per stored row (definitions and packs), for refreshes to find what
+   * changed without reading the rows themselves, and the row's id and size, so a refresh
+   * rewrites or deletes it by id. Evaluation never reads these.
    */
   definitionHashes: defineTable({
-    kind: v.union(v.literal("flag"), v.literal("cohort")),
+    kind: v.union(v.literal("flag"), v.literal("cohort"), v.literal("flagPack"), v.literal("cohortPack")),
     name: v.string(),
     hash: v.string(),
+    /** Absent on rows stored before ids were kept: found by name then. */
+    row: v.optional(v.union(v.id("flagDefinitions"), v.id("cohortDefinitions"), v.id("definitionPacks"))),
+    /** Bytes of the row's definition or data. */
+    bytes: v.optional(v.number()),
   }).index("by_kind_name", ["kind", "name"]),
 
   /**
@@ -105,6 +122,8 @@ export default defineSchema({
     minimalFlagCalledEvents: v.optional(v.boolean()),
     /** False after a 402 (quota): like posthog-node, no flag is evaluated locally then. */
     available: v.boolean(),
+    /** Set once definitionPacks hold every definition; before, reads of all flags read the rows. */
+    packed: v.optional(v.boolean()),
   }),
 
   /**

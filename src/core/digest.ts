@@ -6,5 +6,10 @@ const utf8 = new TextEncoder();
 
 /** SHA-1 of the UTF-8 text, as 40 hex digits. */
 export function sha1Hex(text: string): string {
-  return bytesToHex(sha1(utf8.encode(text)));
+  return sha1HexOfBytes(utf8.encode(text));
+}
+
+/** SHA-1 of bytes, as 40 hex digits. */
+export function sha1HexOfBytes(bytes: Uint8Array): string {
+  return bytesToHex(sha1(bytes));
 }

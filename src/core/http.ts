@@ -2,18 +2,33 @@
 // actions (fetch, AbortController and setTimeout only).
 
 export type HttpAttempt =
-  | { kind: "answered"; status: number; text: string; headers: Headers }
+  | {
+      kind: "answered";
+      status: number;
+      /** The body as text; with `bytes: true`, only for a non-2xx answer (a 2xx body is in `bytes`). */
+      text: string;
+      /** With `bytes: true`: the body as bytes, never decoded as a whole (large answers are split first). */
+      bytes?: Uint8Array;
+      headers: Headers;
+    }
   | { kind: "timeout"; error: string }
   | { kind: "network_error"; error: string; refused: boolean };
 
-export async function fetchWithDeadline(url: string, init: RequestInit, timeoutMs: number): Promise<HttpAttempt> {
+export async function fetchWithDeadline(
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+  options: { bytes?: boolean } = {},
+): Promise<HttpAttempt> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
     const response = await fetch(url, { ...init, signal: controller.signal });
     // Read the body under the same deadline so a server that stalls mid-answer times out too.
-    const text = await response.text();
-    return { kind: "answered", status: response.status, text, headers: response.headers };
+    if (!options.bytes) return { kind: "answered", status: response.status, text: await response.text(), headers: response.headers };
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const text = response.ok ? "" : new TextDecoder().decode(bytes);
+    return { kind: "answered", status: response.status, text, bytes, headers: response.headers };
   } catch (error) {
     if (controller.signal.aborted) return { kind: "timeout", error: `timed out after ${timeoutMs} ms` };
     const description = describeError(error);

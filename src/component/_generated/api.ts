@@ -8,6 +8,7 @@
  * @module
  */
 
+import type * as definitionPacks from "../definitionPacks.js";
 import type * as definitions from "../definitions.js";
 import type * as delivery from "../delivery.js";
 import type * as events from "../events.js";
@@ -24,6 +25,7 @@ import type {
 import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
+  definitionPacks: typeof definitionPacks;
   definitions: typeof definitions;
   delivery: typeof delivery;
   events: typeof events;

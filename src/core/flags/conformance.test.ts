@@ -2,7 +2,9 @@
 import { describe, expect, it } from "vitest";
 import vectorsJson from "../../testing/fixtures/conformance-vectors.json?raw";
 import { checkVectorSet } from "../../testing/conformance.js";
-import type { VectorFile } from "../../testing/conformance.js";
+import type { DefinitionsResponse, VectorFile } from "../../testing/conformance.js";
+import { parseDefinitions, storedDefinition } from "../definitionsTransport.js";
+import type { FlagDefinition, PropertyGroup } from "./index.js";
 
 const vectors = JSON.parse(vectorsJson) as VectorFile;
 const now = Date.parse(vectors.now);
@@ -21,6 +23,28 @@ describe("conformance vectors", () => {
   for (const set of vectors.sets) {
     it(`${set.id} (${set.cases.length} cases)`, () => {
       const report = checkVectorSet(set, now);
+      expect(report.failures).toEqual([]);
+      expect(report.passed).toBe(set.cases.length);
+    });
+  }
+});
+
+// The same cases on what a refresh stores: each answer split by the scanner and reduced to
+// the evaluation form (definitionsTransport.ts), as the component's rows and packs hold it.
+describe("conformance vectors on the stored definitions", () => {
+  const utf8 = new TextEncoder();
+  for (const set of vectors.sets) {
+    it(`${set.id} (${set.cases.length} cases)`, () => {
+      const outcome = parseDefinitions(utf8.encode(JSON.stringify(set.definitions)));
+      if (outcome.kind !== "ok") throw new Error(JSON.stringify(outcome));
+      const { definitions } = outcome;
+      const stored: DefinitionsResponse = {
+        flags: definitions.flags.map((part) => JSON.parse(storedDefinition(definitions, "flag", part)) as FlagDefinition),
+        cohorts: Object.fromEntries(definitions.cohorts.map((part) => [part.name, JSON.parse(storedDefinition(definitions, "cohort", part)) as PropertyGroup])),
+        group_type_mapping: definitions.groupTypeMapping,
+        ...(definitions.propertyMatchingVersion !== undefined && { property_matching_version: definitions.propertyMatchingVersion }),
+      };
+      const report = checkVectorSet({ ...set, definitions: stored }, now);
       expect(report.failures).toEqual([]);
       expect(report.passed).toBe(set.cases.length);
     });

@@ -16,6 +16,7 @@ export type {
   UnresolvedReason,
 } from "./types.js";
 export { FlagEvaluator } from "./evaluate.js";
+export { evaluationForm } from "./evaluationForm.js";
 export { resolvePayload } from "./payload.js";
 export { referencesOfCohort, referencesOfFlag } from "./references.js";
 export type { References } from "./references.js";

@@ -51,6 +51,27 @@ export const allFlags = query({
     JSON.stringify(await posthog.getAllFlagsAndPayloads(ctx, { ...context(args.context), flagKeys: args.flagKeys })),
 });
 
+/** Every flag, one of the methods that read them all, and what the query read doing it. */
+export const allFlagsWithMetrics = query({
+  args: { context: v.string(), method: v.union(v.literal("getAllFlags"), v.literal("getAllFlagsAndPayloads"), v.literal("evaluateFlags")) },
+  handler: async (ctx, args) => {
+    const flagContext = context(args.context);
+    const answer =
+      args.method === "getAllFlags"
+        ? { featureFlags: await posthog.getAllFlags(ctx, flagContext) }
+        : args.method === "getAllFlagsAndPayloads"
+          ? await posthog.getAllFlagsAndPayloads(ctx, flagContext)
+          : await posthog.evaluateFlags(ctx, flagContext);
+    const metrics = await ctx.meta.getTransactionMetrics();
+    return {
+      answer: JSON.stringify(answer),
+      bytesRead: metrics.bytesRead.used,
+      documentsRead: metrics.documentsRead.used,
+      databaseQueries: metrics.databaseQueries.used,
+    };
+  },
+});
+
 /** Flags read in a mutation evaluate the same way. */
 export const flagInMutation = mutation({
   args: { key: v.string(), distinctId: v.string() },
