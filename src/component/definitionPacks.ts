@@ -4,7 +4,7 @@
 // few dozen documents and a quarter of the bytes. Single-flag reads never read packs, so
 // they still re-run only when their own rows change.
 import { sha1Hex } from "../core/digest.js";
-import { compress, decompress } from "../core/lz77.js";
+import { deflateSync, inflateSync } from "fflate";
 
 /** Aim for this many bytes of definitions (before compression) per pack. */
 export const PACK_BYTES = 256 * 1024;
@@ -56,12 +56,13 @@ export function packData(pack: PackPlan, definitionOf: (name: string) => string)
   const parts = pack.members.map((m) =>
     m.bytes > PACK_MEMBER_MAX_BYTES ? JSON.stringify(m.name) : `[${JSON.stringify(m.name)},${definitionOf(m.name)}]`,
   );
-  return compress(new TextEncoder().encode(`[${parts.join(",")}]`)).buffer as ArrayBuffer;
+  const packed = deflateSync(new TextEncoder().encode(`[${parts.join(",")}]`));
+  return packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength) as ArrayBuffer;
 }
 
 /** A pack's members: definitions by name, and the names whose rows must be read instead. */
 export function unpack<T>(data: ArrayBuffer): { definitions: Array<[string, T]>; rowNames: string[] } {
-  const members = JSON.parse(new TextDecoder().decode(decompress(new Uint8Array(data)))) as Array<[string, T] | string>;
+  const members = JSON.parse(new TextDecoder().decode(inflateSync(new Uint8Array(data)))) as Array<[string, T] | string>;
   const definitions: Array<[string, T]> = [];
   const rowNames: string[] = [];
   for (const member of members) {
