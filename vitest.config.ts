@@ -11,5 +11,7 @@ export default defineConfig({
     exclude: ["**/node_modules/**", "dist/**", "bench/**"],
     // As in the Convex runtime, date-times without an offset are read as UTC.
     env: { TZ: "UTC" },
+    // Deliveries run on real timers against a local server: leave a loaded 2-core machine room.
+    testTimeout: 30_000,
   },
 });

@@ -92,6 +92,26 @@ describe("@posthog/convex 2.x configuration", () => {
     expect((await t.query(api.compat.status, {})).flags.lastRefresh).toBeNull();
   });
 
+  test("reads with no definitions loaded (2.x polled by itself; here the cron may be missing) warn once per client", async () => {
+    const t = initTestApp();
+    server.setDefinitions(definitions, { token: TOKEN });
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const notLoaded = () => warn.mock.calls.filter(([text]) => String(text).includes("no flag definitions are loaded"));
+    try {
+      // One client, seven reads that all find no definitions: one warning naming the fix.
+      const before = await t.mutation(api.compat.localReads, { key: "checkout", distinctId: "u" });
+      expect(JSON.parse(before).getFeatureFlagResult.reason).toBe("definitions_not_loaded");
+      expect(notLoaded()).toEqual([[expect.stringMatching(/refreshFlagDefinitions from a cron/)]]);
+      // Once the app's refresh ran, reads decide and say nothing more.
+      await t.action(api.compat.reload, {});
+      const after = await t.mutation(api.compat.localReads, { key: "checkout", distinctId: "u" });
+      expect(JSON.parse(after).getFeatureFlag).toBe(true);
+      expect(notLoaded()).toHaveLength(1);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   test("reloadFeatureFlags loads definitions, as refreshFlagDefinitions does", async () => {
     const t = initTestApp();
     server.setDefinitions(definitions, { token: TOKEN });

@@ -129,17 +129,23 @@ export interface BeforeSendEvent extends PostHogEvent {
   uuid: string;
 }
 /**
- * Return the event (changed or not) to send it, or null to drop it. A returned event without
- * `timestamp` or `uuid` keeps the original ones; without `properties` it has none.
+ * A `beforeSend` hook: return the event (changed or not) to send it, or null to drop it. A
+ * returned event without `timestamp` or `uuid` keeps the original ones; without `properties`
+ * it has none. May be async.
  */
-export type BeforeSendFn = (
+export type BeforeSendHook = (
   event: BeforeSendEvent,
 ) => BeforeSendResult | null | undefined | Promise<BeforeSendResult | null | undefined>;
+/** @posthog/convex's hook type, exactly (so its hooks can be called and chained as before); a BeforeSendHook. */
+export type BeforeSendFn = (event: PostHogEvent) => PostHogEvent | null;
 export type BeforeSendResult = PostHogEvent & { timestamp?: string; uuid?: string };
 
 /** What every Convex ctx has: the identify callback's ctx unless it names its own type. */
 export interface IdentifyCtx {
   auth: Auth;
+  // Anything else the caller's ctx has (db, runQuery...), untyped as in @posthog/convex.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  [key: string]: any;
 }
 type Identified = { distinctId: string } | null | undefined;
 /**
@@ -165,7 +171,7 @@ export interface PostHogOptions {
   personalApiKey?: string;
   /** posthog-node 5.70's name for the personal (or project secret) API key; wins over personalApiKey. */
   secretKey?: string;
-  beforeSend?: BeforeSendFn | BeforeSendFn[];
+  beforeSend?: BeforeSendHook | BeforeSendHook[];
   identify?: IdentifyFn;
   /** Batch size, flush delay, timeouts and retry backoff of delivery. */
   delivery?: DeliveryOptions;
@@ -565,6 +571,7 @@ export class PostHog {
     });
     const evaluation = JSON.parse(await ctx.runQuery(this.component.flags.evaluate, { context: encoded, keys })) as Evaluation;
     const loaded = evaluation.state === "loaded";
+    if (evaluation.state === "not_loaded") this.warnDefinitionsNotLoaded();
     const local = loaded
       ? evaluation.results.map(localDecision)
       : (keys ?? []).map((key) =>
@@ -804,6 +811,17 @@ export class PostHog {
     return undefined;
   }
   private warnedNotConfigured = false;
+
+  /** @posthog/convex refreshed definitions by itself; here a forgotten cron must not go unnoticed. */
+  private warnDefinitionsNotLoaded(): void {
+    if (this.warnedDefinitionsNotLoaded) return;
+    this.warnedDefinitionsNotLoaded = true;
+    console.warn(
+      "PostHog: no flag definitions are loaded, so local flag reads are undecided (reason definitions_not_loaded): " +
+        "call posthog.refreshFlagDefinitions from a cron in convex/crons.ts (see the README)",
+    );
+  }
+  private warnedDefinitionsNotLoaded = false;
 
   /** The project API key: the option, POSTHOG_API_KEY, then 2.x's POSTHOG_PROJECT_TOKEN. */
   private projectApiKey(): string | undefined {

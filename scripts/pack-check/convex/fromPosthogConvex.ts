@@ -46,6 +46,28 @@ export const mutationTyped = new PostHog(components.posthog, {
   identify: async (ctx: MutationCtx) => ({ distinctId: (await ctx.auth.getUserIdentity())?.subject ?? "anonymous" }),
 });
 export const anyCtxClient = new PostHog(components.posthog, { identify: async (ctx: any) => ({ distinctId: ctx.userId }) });
+// Untyped callbacks that look the user up with the rest of the ctx, as 2.x's ctx: any allowed.
+export const dbLookupClient = new PostHog(components.posthog, {
+  identify: async (ctx) => {
+    const identity = await ctx.auth.getUserIdentity();
+    const user = identity ? await ctx.db.query("users").first() : null;
+    return user ? { distinctId: String(user._id) } : null;
+  },
+});
+const identifyByQuery: IdentifyFn = async (ctx) => {
+  const id: string | null = await ctx.runQuery(internalUserId, {});
+  return id ? { distinctId: id } : null;
+};
+declare const internalUserId: Parameters<QueryCtx["runQuery"]>[0];
+export const queryLookupClient = new PostHog(components.posthog, { identify: identifyByQuery });
+// Hooks are plain functions: unit-tested and chained by hand, as with 2.x's BeforeSendFn.
+const sample: PostHogEvent = { event: "signup", distinctId: "u1", properties: { email: "a@b.c" } };
+export const redactedSample = addEnvironment(sample)?.properties;
+const chained: BeforeSendFn = (event) => {
+  const first = dropInternal(event);
+  return first ? addEnvironment(first) : null;
+};
+export const chainedClient = new PostHog(components.posthog, { beforeSend: chained });
 // 1.x: keys passed to the constructor.
 export const v1Client = new PostHog(components.posthog, {
   apiKey: process.env.POSTHOG_API_KEY,
