@@ -289,7 +289,11 @@ export const refreshStart = internalQuery({
   returns: v.object({ etag: v.optional(v.string()), version: v.number() }),
   handler: async (ctx) => {
     const state = await ctx.db.query("refreshState").first();
-    return { ...(state?.etag ? { etag: state.etag } : {}), version: state?.definitionsVersion ?? 0 };
+    // Definitions stored by a version without packs: ask for the whole answer again (no
+    // ETag), or PostHog's 304s would keep reads of every flag on one row per flag.
+    const meta = await ctx.db.query("definitionsMeta").first();
+    const etag = meta !== null && meta.available && meta.packed !== true ? undefined : state?.etag;
+    return { ...(etag ? { etag } : {}), version: state?.definitionsVersion ?? 0 };
   },
 });
 

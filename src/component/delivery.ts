@@ -82,6 +82,7 @@ export const kick = internalMutation({
     const now = Date.now();
     await forgetPast(ctx, now);
     await forgetExpiredExposures(ctx, now);
+    await adoptUnmarkedEvents(ctx, now, options);
     for (const retrying of [true, false]) {
       const due = await ctx.db
         .query("events")
@@ -98,6 +99,22 @@ export const kick = internalMutation({
     return null;
   },
 });
+
+/**
+ * Pending events queued by a version without `retrying` (before an upgrade): mark them as
+ * waiting for a retry, which every sender reads, and give the future ones their slot's
+ * delivery. Captures never write this range, so reading it conflicts with nothing.
+ */
+async function adoptUnmarkedEvents(ctx: MutationCtx, now: number, options: DeliveryOptions | undefined) {
+  const unmarked = await ctx.db
+    .query("events")
+    .withIndex("by_status_retrying_due", (q) => q.eq("status", "pending").eq("retrying", undefined))
+    .take(100);
+  for (const event of unmarked) await ctx.db.patch(event._id, { retrying: true });
+  const later = new Set(unmarked.map((e) => e.nextAttemptAt).filter((at) => at > now));
+  for (const at of later) await scheduleDelivery(ctx, at, options);
+  if (unmarked.length === 100) await ctx.scheduler.runAfter(0, internal.delivery.kick, { options });
+}
 
 /** Drop trigger rows of past slots and leases that ran out (their watchdog already fired). */
 async function forgetPast(ctx: MutationCtx, now: number) {

@@ -135,3 +135,26 @@ test("a partial batch waits for the next slot's delivery only if that starts wit
   await nextSlotIn(30_000);
   expect((await claimDue())?.events).toHaveLength(3); // that one is too late: sent now
 });
+
+test("rows queued before an upgrade (no `retrying`, a single retry wake-up in deliveryState) are still delivered", async () => {
+  const t = initComponent();
+  const destination = { host: server.url, apiKey: "phc_upgrade" };
+  const options = { flushDelayMs: 100, retryInitialDelayMs: 20 };
+  // What the previous version left: a never-tried event, one waiting for a retry a moment
+  // from now, and its wake-up bookkeeping. The schema must still accept all of it.
+  await t.run(async (ctx) => {
+    const now = Date.now();
+    for (const [i, nextAttemptAt, attempts] of [[1, now - 1000, 0], [2, now + 300, 1]] as const) {
+      const { uuid, event, message: text } = message(i);
+      const body = await ctx.db.insert("eventBodies", { message: text });
+      await ctx.db.insert("events", { ...destination, uuid, event, body, bytes: text.length, status: "pending", nextAttemptAt, attempts });
+    }
+    const retryJob = await ctx.scheduler.runAfter(3_600_000, internal.delivery.kick, { options });
+    await ctx.db.insert("deliveryState", { retryAt: now + 3_600_000, retryJob });
+  });
+  // Any kick after the upgrade (here the first slot's) takes them over; nothing else is captured.
+  await t.mutation(internal.delivery.kick, { options });
+  await waitFor("both events", () => server.events("phc_upgrade").length === 2);
+  expect(new Set(server.events("phc_upgrade").map((e) => e.uuid)).size).toBe(2);
+  await waitFor("an empty outbox", async () => (await t.query(api.status.get, {})).pending === 0);
+});

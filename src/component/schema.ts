@@ -19,9 +19,10 @@ export default defineSchema({
      * Pending: false until an attempt fails and the event waits for a retry. Captures insert
      * only never-failed events, due at their capture time, so a sender can read the events
      * waiting for a retry, and the never-failed ones captured before it started, without
-     * reading any range a concurrent capture writes into.
+     * reading any range a concurrent capture writes into. Absent only on rows queued by a
+     * version before it existed: `kick` marks those (delivery.ts, adoptUnmarkedEvents).
      */
-    retrying: v.boolean(),
+    retrying: v.optional(v.boolean()),
     /** Pending: not to be sent before this time (capture time, lease end or retry time). */
     nextAttemptAt: v.number(),
     /** Set while a sender holds the event; a crashed sender's lease simply runs out. */
@@ -66,6 +67,9 @@ export default defineSchema({
     lastHttpStatus: v.optional(v.number()),
     lastError: v.optional(v.string()),
     lastSuccessAt: v.optional(v.number()),
+    /** No longer written: kept so that rows from versions with a single retry wake-up still validate. */
+    retryAt: v.optional(v.number()),
+    retryJob: v.optional(v.id("_scheduled_functions")),
   }),
 
   /**
