@@ -123,8 +123,12 @@ test("reading every flag at 5,000 flags of 3 KB uses under half of each read lim
     expect(read.documentsRead).toBeLessThan(0.35 * READ_LIMITS.documentsRead);
     expect(read.databaseQueries).toBeLessThan(0.35 * READ_LIMITS.databaseQueries);
   }
-  // capture with sendFeatureFlags evaluates every flag inside the caller's mutation.
-  await t.mutation(api.flags.captureWithFlags, { distinctId: PERSON.distinctId, event: "scaled", propertiesJson: JSON.stringify({ $set: PERSON.personProperties }) });
+  // capture with sendFeatureFlags evaluates every flag inside the caller's mutation: the same margin.
+  const capture = await t.mutation(api.flags.captureWithFlagsMetrics, { distinctId: PERSON.distinctId, event: "scaled" });
+  expect(capture.bytesRead).toBeLessThan(0.35 * READ_LIMITS.bytesRead);
+  expect(capture.documentsRead).toBeLessThan(0.35 * READ_LIMITS.documentsRead);
+  expect(capture.databaseQueries).toBeLessThan(0.35 * READ_LIMITS.databaseQueries);
+  expect(capture.bytesRead).toBeGreaterThan(1_000_000); // it did read the flags
 }, 600_000);
 
 test("all 5,000 flags changing at once are applied, and later refreshes apply what follows", async () => {

@@ -123,6 +123,16 @@ export const captureWithFlags = mutation({
     }),
 });
 
+/** capture with sendFeatureFlags, and what the whole mutation read (the component's evaluation included). */
+export const captureWithFlagsMetrics = mutation({
+  args: { distinctId: v.string(), event: v.string() },
+  handler: async (ctx, args) => {
+    await posthog.capture(ctx, { ...args, sendFeatureFlags: true });
+    const metrics = await ctx.meta.getTransactionMetrics();
+    return { bytesRead: metrics.bytesRead.used, documentsRead: metrics.documentsRead.used, databaseQueries: metrics.databaseQueries.used };
+  },
+});
+
 const remoteClient = (timeoutMs?: number) =>
   new PostHog(components.posthog, { featureFlagsRequestTimeoutMs: timeoutMs, featureFlagsRetryDelayMs: 10 });
 
