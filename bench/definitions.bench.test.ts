@@ -9,7 +9,6 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { startLocalPostHog, type LocalPostHog } from "../src/local-server/server.js";
@@ -17,7 +16,7 @@ import { api } from "../src/testing/app/_generated/api.js";
 import { growFlags } from "../src/testing/largeProject.js";
 import { initTestApp } from "../src/testing/setup.js";
 import { generateProject } from "./flagsProject.js";
-import { formatTable, machineInfo, writeResultsSection } from "./harness.js";
+import { bundleForNode, formatTable, machineInfo, writeResultsSection } from "./harness.js";
 
 const FLAGS = 5_000;
 const FLAG_BYTES = 3_000;
@@ -84,21 +83,12 @@ describe.skipIf(!process.env.CONVEX_POSTHOG_BENCH)("definitions at scale", () =>
     }
 
     // Part 2: heap and CPU in plain Node.
-    const root = fileURLToPath(new URL("..", import.meta.url));
     const dir = mkdtempSync(path.join(os.tmpdir(), "convex-posthog-definitions-"));
     const bundle = path.join(dir, "definitionsMemory.mjs");
     const heap: Record<string, { mib: number; result: Record<string, unknown> }> = {};
     let cpu: Record<string, unknown>;
     try {
-      await run(path.join(root, "node_modules/.bin/esbuild"), [
-        path.join(root, "bench/definitionsMemory.ts"),
-        "--bundle",
-        "--platform=node",
-        "--format=esm",
-        "--target=node20",
-        "--log-level=warning",
-        `--outfile=${bundle}`,
-      ]);
+      await bundleForNode("definitionsMemory.ts", bundle);
       const url = `${server.url}/flags/definitions?token=${TOKEN}&send_cohorts`;
       const packsFile = path.join(dir, "packs.bin");
       await run(process.execPath, [bundle, "writePacks", url, String(FLAGS), String(FLAG_BYTES), packsFile], { maxBuffer: 16 * MiB });

@@ -22,7 +22,7 @@ import { api } from "./app/_generated/api.js";
 import appSchema from "./app/schema.js";
 import type { ThroughputResult } from "./evaluatorThroughput.js";
 import { cohortCountFor, generateContexts, generateProject, planCall, type CallContext } from "./flagsProject.js";
-import { formatRatio, formatTable, machineInfo, median, writeResultsSection } from "./harness.js";
+import { bundleForNode, formatRatio, formatTable, machineInfo, median, writeResultsSection } from "./harness.js";
 
 const SIZES = [10, 100, 1_000, 5_000] as const;
 type Size = (typeof SIZES)[number];
@@ -340,15 +340,7 @@ async function plainNodeThroughput(): Promise<{ node: string; results: Throughpu
   const bundle = path.join(dir, "evaluatorThroughput.mjs");
   const run = promisify(execFile);
   try {
-    await run(path.join(root, "node_modules/.bin/esbuild"), [
-      path.join(root, "bench/evaluatorThroughput.ts"),
-      "--bundle",
-      "--platform=node",
-      "--format=esm",
-      "--target=node20",
-      "--log-level=warning",
-      `--outfile=${bundle}`,
-    ]);
+    await bundleForNode("evaluatorThroughput.ts", bundle);
     const { stdout } = await run(process.execPath, [bundle, "run", SIZES.join(","), String(THROUGHPUT_CALLS), String(THROUGHPUT_ROUNDS)], {
       cwd: root,
       maxBuffer: 16 * MiB,

@@ -1,8 +1,11 @@
 // Helpers shared by the bench files: results.json sections, machine description, number
 // formatting and plain-text tables.
+import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 
 export const RESULTS_FILE = fileURLToPath(new URL("./results.json", import.meta.url));
 
@@ -59,4 +62,18 @@ export function formatTable(header: string[], body: string[][], leftColumns = 2)
   const line = (cells: string[]) =>
     cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+}
+
+/** Bundles a bench script (`bench/<name>.ts`) for plain Node with esbuild, so it runs outside vitest in a child process. */
+export async function bundleForNode(script: string, outfile: string): Promise<void> {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  await promisify(execFile)(path.join(root, "node_modules/.bin/esbuild"), [
+    path.join(root, "bench", script),
+    "--bundle",
+    "--platform=node",
+    "--format=esm",
+    "--target=node20",
+    "--log-level=warning",
+    `--outfile=${outfile}`,
+  ]);
 }
