@@ -24,15 +24,14 @@ export type FlagReason =
   /** No project API key: remote evaluation (which needs one) was not attempted. */
   | "not_configured"
   | "unknown_flag"
-  | "experience_continuity"
-  | "missing_context"
-  | "unsupported_definition"
-  | "unresolved_dependency"
+  /** Local evaluation could not decide a flag it has (see UNRESOLVED_FLAG_REASONS). */
+  | UnresolvedFlagReason
   /** Set by overrideFeatureFlags. */
   | "overridden";
 
 /** Why local evaluation could not decide a flag that has a definition (posthog-node's names). */
-export type UnresolvedFlagReason = "experience_continuity" | "unsupported_definition" | "missing_context" | "unresolved_dependency";
+export const UNRESOLVED_FLAG_REASONS = ["experience_continuity", "unsupported_definition", "missing_context", "unresolved_dependency"] as const;
+export type UnresolvedFlagReason = (typeof UNRESOLVED_FLAG_REASONS)[number];
 
 /**
  * A flag's answer: @posthog/convex's shape (key, enabled, variant, payload) plus `value` and

@@ -11,7 +11,7 @@ import type { ExposureFacts } from "../core/exposures.js";
 import type { FlagValue } from "../core/flags/index.js";
 import { defineOwn } from "../core/flagContext.js";
 import type { RemoteFlagsResult } from "../core/remoteFlags.js";
-import type { Decision, FlagReadResult, FlagsSnapshot, JsonType, UnresolvedFlagReason } from "./flags.js";
+import { UNRESOLVED_FLAG_REASONS, type Decision, type FlagReadResult, type FlagsSnapshot, type JsonType, type UnresolvedFlagReason } from "./flags.js";
 
 /** What a snapshot needs from the client to record exposures. */
 export interface ExposureRecorder {
@@ -30,7 +30,7 @@ export interface SnapshotResponse {
 }
 
 /** Why local evaluation left a flag undecided, for a snapshot's unresolvedFlags. */
-const UNRESOLVED_REASONS = new Set<string>(["experience_continuity", "unsupported_definition", "missing_context", "unresolved_dependency"]);
+const UNRESOLVED_REASONS = new Set<string>(UNRESOLVED_FLAG_REASONS);
 
 /**
  * A snapshot's pieces from the decisions of one evaluation: the decided flags with their
