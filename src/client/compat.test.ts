@@ -28,11 +28,15 @@ const withoutProjectKey = () => {
   vi.stubEnv("POSTHOG_API_KEY", "");
   vi.stubEnv("POSTHOG_PROJECT_TOKEN", "");
 };
-/** Flush, then wait for `count` events to reach the server (a delivery may still be in flight). */
-async function received(t: ReturnType<typeof initTestApp>, count: number) {
+/**
+ * Flush, then wait for `count` events named `event` to reach the server (a delivery may still
+ * be in flight). Filtering by name keeps a late delivery from an earlier test out of the answer.
+ */
+async function received(t: ReturnType<typeof initTestApp>, count: number, event = "order placed") {
   await flushAndDrain(t);
-  await waitFor(`${count} events`, () => server.events().length >= count);
-  return server.events();
+  const named = () => server.events().filter((e) => e.event === event);
+  await waitFor(`${count} ${event} events`, () => named().length >= count);
+  return named();
 }
 const readJson = (text: string) => JSON.parse(text) as Record<string, any>;
 
@@ -107,6 +111,7 @@ describe("@posthog/convex 2.x configuration", () => {
       const after = await t.mutation(api.compat.localReads, { key: "checkout", distinctId: "u" });
       expect(JSON.parse(after).getFeatureFlag).toBe(true);
       expect(notLoaded()).toHaveLength(1);
+      await flushAndDrain(t); // the reads' exposures, delivered before the next test starts
     } finally {
       warn.mockRestore();
     }
@@ -118,7 +123,7 @@ describe("@posthog/convex 2.x configuration", () => {
     expect((await t.action(api.compat.reload, {})).result).toBe("updated");
     const reads = readJson(await t.mutation(api.compat.localReads, { key: "checkout", distinctId: "u" }));
     expect(reads.getFeatureFlag).toBe(true);
-    const [exposure] = await received(t, 1); // the read was an exposure, in a mutation
+    const [exposure] = await received(t, 1, "$feature_flag_called"); // the read was an exposure, in a mutation
     expect(exposure).toMatchObject({ event: "$feature_flag_called", properties: { $feature_flag_response: true } });
   });
 });
@@ -214,7 +219,9 @@ describe("code written for @posthog/convex 2.x", () => {
     const t = initTestApp();
     const uuid = "0190b0b0-0000-7000-8000-000000000001";
     await t.mutation(api.compat.placeOrder, { distinctId: "u", uuid, timestamp: "2026-01-02T03:04:05.000Z" });
-    const [event] = await received(t, 1);
+    await received(t, 1);
+    const event = server.events().find((e) => e.uuid === uuid);
+    expect(event, `no event with uuid ${uuid} among ${JSON.stringify(server.events())}`).toBeDefined();
     expect(event).toMatchObject({ uuid, timestamp: "2026-01-02T03:04:05.000Z", distinct_id: "u" });
     expect(event!.properties).toMatchObject({ i: 0, environment: "test", $lib: expect.any(String) });
   });
@@ -236,7 +243,7 @@ describe("code written for @posthog/convex 2.x", () => {
       getFeatureFlagPayload: "<undefined>",
       getFeatureFlagResult: { key: "checkout", value: "<undefined>", enabled: false, variant: null, payload: null, reason: "definitions_not_loaded" },
     });
-    const [exposure] = await received(t, 1); // posthog-node reports undecided reads too
+    const [exposure] = await received(t, 1, "$feature_flag_called"); // posthog-node reports undecided reads too
     expect(exposure).toMatchObject({ event: "$feature_flag_called", properties: { $feature_flag: "checkout" } });
   });
 });
