@@ -16,7 +16,7 @@ import {
   type FlagResult,
   type PropertyGroup,
 } from "../core/flags/index.js";
-import { decodeFlagContext } from "../core/flagContext.js";
+import { decodeFlagContext, defineOwn } from "../core/flagContext.js";
 
 /** Evaluating more flags than this at once reads the packs: one row per flag would cost a range each. */
 const KEYS_READ_ONE_BY_ONE = 64;
@@ -76,6 +76,45 @@ export const payloadFor = query({
     if (loader.state !== "loaded") return JSON.stringify({ state: loader.state });
     const flag = await loader.flag(key);
     return JSON.stringify({ state: "loaded", found: flag !== undefined, payload: flag ? resolvePayload(flag, matchValue) : null });
+  },
+});
+
+/** What PostHog serves for one flag, as a registry compares it with what the code declares. */
+export interface ServedFlag {
+  key: string;
+  /** False when the project has no such flag. */
+  found: boolean;
+  active?: boolean;
+  /** Variant keys of a multivariate flag; null for a boolean flag. */
+  variants?: string[] | null;
+  /** Payload per value ("true" for a boolean flag, else the variant key), parsed. */
+  payloads?: Record<string, unknown>;
+}
+
+/** The served shape of each named flag, as JSON text of ServedFlag[] (payloads may hold `$` keys). */
+export const servedFlags = query({
+  args: { keys: v.array(v.string()) },
+  returns: v.string(),
+  handler: async (ctx, { keys }): Promise<string> => {
+    const loader = await DefinitionLoader.open(ctx);
+    if (loader.state !== "loaded") return JSON.stringify({ state: loader.state });
+    if (keys.length > KEYS_READ_ONE_BY_ONE) await loader.loadAll();
+    const served: ServedFlag[] = [];
+    for (const key of keys) {
+      const flag = await loader.flag(key);
+      if (!flag) {
+        served.push({ key, found: false });
+        continue;
+      }
+      const variants = flag.filters?.multivariate?.variants?.map((variant) => variant.key) ?? null;
+      const payloads: Record<string, unknown> = {};
+      for (const value of variants ?? ["true"]) {
+        const payload = resolvePayload(flag, value === "true" && variants === null ? true : value);
+        if (payload !== null) defineOwn(payloads, value, payload);
+      }
+      served.push({ key, found: true, active: flag.active !== false, variants, payloads });
+    }
+    return JSON.stringify({ state: "loaded", served });
   },
 });
 

@@ -165,6 +165,13 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         string,
         Name
       >;
+      servedFlags: FunctionReference<
+        "query",
+        "internal",
+        { keys: Array<string> },
+        string,
+        Name
+      >;
     };
     status: {
       get: FunctionReference<
