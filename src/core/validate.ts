@@ -73,6 +73,9 @@ export function describeValidator(validator: GenericValidator): string {
   }
 }
 
+// The JavaScript type each primitive kind holds (an id is its string form).
+const PRIMITIVE_TYPES = { string: "string", id: "string", float64: "number", int64: "bigint", commitTs: "bigint", boolean: "boolean" };
+
 function check(validator: GenericValidator, value: unknown, path: string, allowUndeclared: boolean, problems: string[]) {
   const mismatch = () => problems.push(`${path}: expected ${describeValidator(validator)}, got ${gotText(validator, value)}`);
   switch (validator.kind) {
@@ -80,17 +83,11 @@ function check(validator: GenericValidator, value: unknown, path: string, allowU
       return;
     case "string":
     case "id":
-      if (typeof value !== "string") mismatch();
-      return;
     case "float64":
-      if (typeof value !== "number") mismatch();
-      return;
     case "int64":
     case "commitTs":
-      if (typeof value !== "bigint") mismatch();
-      return;
     case "boolean":
-      if (typeof value !== "boolean") mismatch();
+      if (typeof value !== PRIMITIVE_TYPES[validator.kind]) mismatch();
       return;
     case "null":
       if (value !== null) mismatch();
