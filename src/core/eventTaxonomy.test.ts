@@ -29,10 +29,12 @@ interface CaptureArgs {
 type Capture = TypedCaptureArgs<typeof events, CaptureArgs>;
 
 describe("defineEvents: module-load errors", () => {
-  it("refuses $-prefixed custom property names, in events and in common", () => {
+  it("refuses $-prefixed custom property names, in events and in common, also at compile time", () => {
+    // @ts-expect-error: $plan is PostHog's namespace
     expect(() => defineEvents({ events: { a: { properties: { $plan: v.string() } } } })).toThrow(
       'events.a.properties.$plan: custom property names must not start with "$" (PostHog reserves them)',
     );
+    // @ts-expect-error: $lib is PostHog's namespace
     expect(() => defineEvents({ common: { $lib: v.string() }, events: {} })).toThrow("common.$lib: custom property names must not start");
   });
 

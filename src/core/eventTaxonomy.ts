@@ -70,10 +70,14 @@ export type TypedCaptureArgs<T, Base> = [T] extends [{ readonly events: infer E;
         string]
   : Base;
 
+// A `$` property name gets this message as its expected type, so the compiler error names it.
+type NoDollarNames<P> = { [K in keyof P]: K extends `$${string}` ? `custom property "${K}" must not start with "$"` : P[K] };
+type CheckedEvents<E> = { [N in keyof E]: E[N] extends { readonly properties: infer P } ? { properties: NoDollarNames<P> } : E[N] };
+
 /** Declares the app's events. Throws PostHogInputError naming the problem when the taxonomy is bad. */
 export function defineEvents<const E extends Record<string, EventDefinition>, const C extends PropertyValidators = {}>(config: {
-  common?: C;
-  events: E;
+  common?: C & NoDollarNames<C>;
+  events: E & CheckedEvents<E>;
   /** Whether undeclared (non-`$`) properties are problems (default true). */
   strict?: boolean;
 }): EventTaxonomy<E, C> {
