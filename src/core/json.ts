@@ -8,6 +8,9 @@
 //
 // Runs inside the Convex runtime: no Node APIs.
 
+/** Any JSON value: what a flag payload can be. */
+export type JsonType = string | number | boolean | null | JsonType[] | { [key: string]: JsonType };
+
 /** A caller gave a value the SDK cannot send. `field` names where it is (e.g. `properties.user.callback`). */
 export class PostHogInputError extends Error {
   readonly kind = "invalid_input" as const;
