@@ -1,7 +1,6 @@
 // The class an app instantiates in convex/posthog.ts. It runs inside the app's own
 // functions: it builds each PostHog message (so hooks see it and `$` keys survive as JSON
 // text) and hands it to the component, which queues and delivers it.
-import type { Auth, FunctionArgs, FunctionReference, FunctionReturnType } from "convex/server";
 import type { ComponentApi } from "../component/_generated/component.js";
 import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult, Status as ComponentStatus } from "../component/validators.js";
 import {
@@ -39,12 +38,52 @@ import {
   type JsonType,
   type UnresolvedFlagReason,
 } from "./flags.js";
+import { runBeforeSend, type BeforeSendHook } from "./beforeSend.js";
+import type {
+  AliasArgs,
+  AllFlagsArgs,
+  CaptureArgs,
+  CaptureExceptionArgs,
+  EventFlagsArgs,
+  ExposureTarget,
+  FlagArgs,
+  FlagContext,
+  FlagReadOptions,
+  GroupIdentifyArgs,
+  IdentifyArgs,
+  IdentifyCtx,
+  IdentifyFn,
+  MutationOrActionCtx,
+  Properties,
+  RunActionCtx,
+  RunMutationCtx,
+  RunQueryCtx,
+} from "./types.js";
 
 export { PostHogInputError };
 export { toConvexSafe, fromConvexSafe, type ConvexSafe } from "../core/convexSafe.js";
 export type { DeadLetter, DeliveryOptions, FlushResult, PostHogMessage, FlagValue, RefreshResult };
 export type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, JsonType, OverrideFeatureFlagsOptions, UnresolvedFlagReason };
 export { FeatureFlagEvaluations };
+export type { BeforeSendEvent, BeforeSendFn, BeforeSendHook, BeforeSendResult, PostHogEvent } from "./beforeSend.js";
+export type {
+  AliasArgs,
+  AllFlagsArgs,
+  CaptureArgs,
+  CaptureExceptionArgs,
+  EventFlagsArgs,
+  FlagArgs,
+  FlagContext,
+  FlagReadOptions,
+  GroupIdentifyArgs,
+  IdentifyArgs,
+  IdentifyCtx,
+  IdentifyFn,
+  MutationOrActionCtx,
+  RunActionCtx,
+  RunMutationCtx,
+  RunQueryCtx,
+} from "./types.js";
 /** @posthog/convex's name for a flag's value: true/false or a variant key. */
 export type FeatureFlagValue = FlagValue;
 
@@ -72,91 +111,7 @@ export function normalizeError(error: unknown): { message: string; stack?: strin
   return { message: String(error) };
 }
 
-export interface FlagContext {
-  distinctId?: string;
-  groups?: Record<string, string>;
-  /** Person properties to match on; `$` keys (e.g. `$device_id`) included. */
-  personProperties?: Record<string, unknown>;
-  /** Group type name to that group's properties. */
-  groupProperties?: Record<string, Record<string, unknown>>;
-}
-/** How a read behaves, with posthog-node's option names. */
-export interface FlagReadOptions {
-  /** Never ask PostHog's /flags endpoint (actions only ever would). */
-  onlyEvaluateLocally?: boolean;
-  /** Whether this read queues a `$feature_flag_called` exposure (mutations and actions). */
-  sendFeatureFlagEvents?: boolean;
-  disableGeoip?: boolean;
-}
-export interface FlagArgs extends FlagContext, FlagReadOptions {
-  key: string;
-}
-export interface AllFlagsArgs extends FlagContext, FlagReadOptions {
-  /** Only these flags. */
-  flagKeys?: string[];
-}
-
 export const DEFAULT_HOST = "https://us.i.posthog.com";
-
-/** Contexts by what they can do: mutations and actions can enqueue, anything can query. */
-export type RunMutationCtx = {
-  runMutation<M extends FunctionReference<"mutation", "internal">>(mutation: M, args: FunctionArgs<M>): Promise<FunctionReturnType<M>>;
-};
-export type RunQueryCtx = {
-  runQuery<Q extends FunctionReference<"query", "internal">>(query: Q, args: FunctionArgs<Q>): Promise<FunctionReturnType<Q>>;
-};
-export type RunActionCtx = {
-  runAction<A extends FunctionReference<"action", "internal">>(action: A, args: FunctionArgs<A>): Promise<FunctionReturnType<A>>;
-};
-
-/**
- * Contexts that can queue events: a mutation's or an action's ctx. Events are written to the
- * component's outbox with ctx.runMutation (and capture reads flags with ctx.runQuery), so
- * `Pick<MutationCtx, "scheduler">`, which @posthog/convex 2.x took, is not enough: pass the ctx.
- */
-export interface MutationOrActionCtx extends RunMutationCtx, RunQueryCtx {}
-
-/** An event as @posthog/convex hands it to hooks and takes it back. */
-export interface PostHogEvent {
-  event: string;
-  distinctId: string;
-  properties?: Record<string, unknown>;
-}
-/** An event as it will be sent, handed to `beforeSend` hooks. */
-export interface BeforeSendEvent extends PostHogEvent {
-  properties: Record<string, unknown>;
-  timestamp: string;
-  uuid: string;
-}
-/**
- * A `beforeSend` hook: return the event (changed or not) to send it, or null to drop it. A
- * returned event without `timestamp` or `uuid` keeps the original ones; without `properties`
- * it has none. May be async.
- */
-export type BeforeSendHook = (
-  event: BeforeSendEvent,
-) => BeforeSendResult | null | undefined | Promise<BeforeSendResult | null | undefined>;
-/** @posthog/convex's hook type, exactly (so its hooks can be called and chained as before); a BeforeSendHook. */
-export type BeforeSendFn = (event: PostHogEvent) => PostHogEvent | null;
-export type BeforeSendResult = PostHogEvent & { timestamp?: string; uuid?: string };
-
-/** What every Convex ctx has: the identify callback's ctx unless it names its own type. */
-export interface IdentifyCtx {
-  auth: Auth;
-  // Anything else the caller's ctx has (db, runQuery...), untyped as in @posthog/convex.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  [key: string]: any;
-}
-type Identified = { distinctId: string } | null | undefined;
-/**
- * Supplies a distinctId when a call gives none (an explicit distinctId always wins). It gets
- * the ctx the method was called with; annotate it with your own type, e.g.
- * `identify: async (ctx: QueryCtx) => ...` (any ctx type with `auth` is accepted).
- */
-export type IdentifyFn<Ctx = IdentifyCtx> = {
-  // Method syntax: a callback declared for a narrower ctx (QueryCtx) is accepted.
-  bivarianceHack(ctx: Ctx): Promise<Identified> | Identified;
-}["bivarianceHack"];
 
 export interface PostHogOptions {
   /**
@@ -190,52 +145,6 @@ export interface PostHogOptions {
    * answer as undecided (reason "disabled"), all-flags reads and remote reads are empty.
    */
   disabled?: boolean;
-}
-
-type Properties = Record<string, unknown>;
-type EventIdentity = { timestamp?: Date | string | number; uuid?: string; disableGeoip?: boolean };
-
-/** Flags to stamp on an event, as `$feature/<key>` and `$active_feature_flags`. */
-export interface EventFlagsArgs {
-  /** Stamp the flags of a snapshot from evaluateFlags. */
-  flags?: FlagsSnapshot;
-  /**
-   * Evaluate every flag now and stamp them: locally when definitions are loaded (no
-   * network request). As posthog-node, the object form says what to evaluate with.
-   */
-  sendFeatureFlags?:
-    | boolean
-    | {
-        personProperties?: Record<string, unknown>;
-        groupProperties?: Record<string, Record<string, unknown>>;
-        flagKeys?: string[];
-        onlyEvaluateLocally?: boolean;
-      };
-}
-export interface CaptureArgs extends EventIdentity, EventFlagsArgs {
-  distinctId?: string;
-  event: string;
-  properties?: Properties;
-  groups?: Record<string, string | number>;
-}
-export interface IdentifyArgs extends EventIdentity {
-  distinctId?: string;
-  properties?: Properties & { $set?: Properties; $set_once?: Properties; $anon_distinct_id?: string };
-}
-export interface AliasArgs extends EventIdentity {
-  distinctId?: string;
-  alias: string;
-}
-export interface GroupIdentifyArgs extends EventIdentity {
-  groupType: string;
-  groupKey: string | number;
-  properties?: Properties;
-  distinctId?: string;
-}
-export interface CaptureExceptionArgs extends EventIdentity, EventFlagsArgs {
-  error: unknown;
-  distinctId?: string;
-  additionalProperties?: Properties;
 }
 
 export class PostHog {
@@ -442,7 +351,7 @@ export class PostHog {
     // In a mutation or action, reads through the snapshot's accessors record exposures.
     const recorder = {
       sends: (perRead: boolean | undefined) => this.sendsExposures({ sendFeatureFlagEvents: perRead }),
-      record: (who: { distinctId: string; groups?: Record<string, string>; disableGeoip?: boolean }, what: ExposureFacts) =>
+      record: (who: ExposureTarget, what: ExposureFacts) =>
         this.sendExposure(ctx as unknown as RunMutationCtx, who, what),
     };
     return new FeatureFlagEvaluations({
@@ -685,7 +594,7 @@ export class PostHog {
   /** Queue a `$feature_flag_called` event unless the same exposure was already sent. */
   private async sendExposure(
     ctx: RunMutationCtx,
-    who: { distinctId: string; groups?: Record<string, string>; disableGeoip?: boolean },
+    who: ExposureTarget,
     facts: ExposureFacts,
   ): Promise<void> {
     const destination = this.configuredDestination();
@@ -700,7 +609,7 @@ export class PostHog {
       },
       this.buildOptions(),
     );
-    const message = await this.runBeforeSend(built);
+    const message = await runBeforeSend(this.options.beforeSend, built);
     if (message === null) return;
     await ctx.runMutation(this.component.exposures.record, {
       destination,
@@ -715,47 +624,12 @@ export class PostHog {
   // --- internals ---
 
   private async enqueue(ctx: RunMutationCtx, built: PostHogMessage): Promise<void> {
-    const message = await this.runBeforeSend(built);
+    const message = await runBeforeSend(this.options.beforeSend, built);
     if (message === null) return;
     const encoded = outboxMessage(message); // bad input throws even when nothing would be sent
     const destination = this.configuredDestination();
     if (destination === undefined) return;
     await ctx.runMutation(this.component.events.enqueue, { destination, ...encoded, ...this.deliveryArgs() });
-  }
-
-  private async runBeforeSend(message: PostHogMessage): Promise<PostHogMessage | null> {
-    const hooks = this.options.beforeSend;
-    if (hooks === undefined) return message;
-    let event: BeforeSendResult | null | undefined = {
-      event: message.event,
-      distinctId: message.distinct_id,
-      properties: message.properties,
-      timestamp: message.timestamp,
-      uuid: message.uuid,
-    };
-    for (const hook of Array.isArray(hooks) ? hooks : [hooks]) {
-      try {
-        event = await hook({
-          ...event,
-          properties: event.properties ?? {},
-          timestamp: event.timestamp ?? message.timestamp,
-          uuid: event.uuid ?? message.uuid,
-        });
-      } catch (error) {
-        // As posthog-node: a failing hook drops the event rather than the caller's work.
-        console.warn(`PostHog: beforeSend threw for event "${message.event}", dropping it:`, error);
-        return null;
-      }
-      if (event === null || event === undefined) return null;
-    }
-    // A hook written for @posthog/convex returns no timestamp or uuid: keep the originals.
-    return {
-      event: event.event,
-      distinct_id: event.distinctId,
-      properties: event.properties ?? {},
-      timestamp: event.timestamp ?? message.timestamp,
-      uuid: event.uuid ?? message.uuid,
-    };
   }
 
   /** Flag reads: as posthog-node, an explicit "" is evaluated like any other id. */
