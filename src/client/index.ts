@@ -13,7 +13,6 @@ import {
   PostHogInputError,
   type PostHogMessage,
 } from "../core/messages.js";
-import { LIB_NAME, LIB_VERSION } from "../core/version.js";
 import type { FlagValue } from "../core/flags/index.js";
 import type { Evaluation } from "../component/flags.js";
 import { exposureDedupKey, flagCalledProperties, flagProperties, isMinimalExposure, type ExposureFacts } from "../core/exposures.js";
@@ -21,7 +20,8 @@ import { fetchRemoteFlags, type RemoteFlagsResult } from "../core/remoteFlags.js
 import { fetchRemoteConfigPayload } from "../core/remoteConfig.js";
 import { defineOwn, encodeFlagContext } from "../core/flagContext.js";
 import { FeatureFlagEvaluations, snapshotParts, type SnapshotResponse } from "./snapshot.js";
-import { FlagOverrides, type OverrideFeatureFlagsOptions } from "./overrides.js";
+import type { OverrideFeatureFlagsOptions } from "./overrides.js";
+import { ClientConfig, type PostHogOptions } from "./config.js";
 import {
   canFetch,
   canWrite,
@@ -38,7 +38,7 @@ import {
   type JsonType,
   type UnresolvedFlagReason,
 } from "./flags.js";
-import { runBeforeSend, type BeforeSendHook } from "./beforeSend.js";
+import { runBeforeSend } from "./beforeSend.js";
 import type {
   AliasArgs,
   AllFlagsArgs,
@@ -51,8 +51,6 @@ import type {
   FlagReadOptions,
   GroupIdentifyArgs,
   IdentifyArgs,
-  IdentifyCtx,
-  IdentifyFn,
   MutationOrActionCtx,
   Properties,
   RunActionCtx,
@@ -65,6 +63,7 @@ export { toConvexSafe, fromConvexSafe, type ConvexSafe } from "../core/convexSaf
 export type { DeadLetter, DeliveryOptions, FlushResult, PostHogMessage, FlagValue, RefreshResult };
 export type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, JsonType, OverrideFeatureFlagsOptions, UnresolvedFlagReason };
 export { FeatureFlagEvaluations };
+export { DEFAULT_HOST, type PostHogOptions } from "./config.js";
 export type { BeforeSendEvent, BeforeSendFn, BeforeSendHook, BeforeSendResult, PostHogEvent } from "./beforeSend.js";
 export type {
   AliasArgs,
@@ -111,83 +110,49 @@ export function normalizeError(error: unknown): { message: string; stack?: strin
   return { message: String(error) };
 }
 
-export const DEFAULT_HOST = "https://us.i.posthog.com";
-
-export interface PostHogOptions {
-  /**
-   * Project API key (phc_...). Default: the POSTHOG_API_KEY environment variable, else
-   * POSTHOG_PROJECT_TOKEN (@posthog/convex 2.x's name). Without one, captures are skipped
-   * with one warning and `status` says "not_configured".
-   */
-  apiKey?: string;
-  /** Default: POSTHOG_HOST, else https://us.i.posthog.com. */
-  host?: string;
-  /** Personal API key for local flag evaluation. Default: POSTHOG_PERSONAL_API_KEY. */
-  personalApiKey?: string;
-  /** posthog-node 5.70's name for the personal (or project secret) API key; wins over personalApiKey. */
-  secretKey?: string;
-  beforeSend?: BeforeSendHook | BeforeSendHook[];
-  identify?: IdentifyFn;
-  /** Batch size, flush delay, timeouts and retry backoff of delivery. */
-  delivery?: DeliveryOptions;
-  /** Default for every flag read: queue `$feature_flag_called` exposures (default true). */
-  sendFeatureFlagEvents?: boolean;
-  /** posthog-node's spelling of sendFeatureFlagEvents (which wins when both are set). */
-  sendFeatureFlagEvent?: boolean;
-  /** How long a sent exposure suppresses the same one (default 7 days). */
-  exposureDedupWindowMs?: number;
-  /** Timeout of a /flags request (remote evaluation), as posthog-node: default 3000 ms. */
-  featureFlagsRequestTimeoutMs?: number;
-  /** Delay before the one retry of a /flags request: default 3000 ms. */
-  featureFlagsRetryDelayMs?: number;
-  /**
-   * As posthog-node: send nothing and evaluate nothing. Captures are skipped, flag reads
-   * answer as undecided (reason "disabled"), all-flags reads and remote reads are empty.
-   */
-  disabled?: boolean;
-}
-
 export class PostHog {
-  readonly #overrides = new FlagOverrides();
+  readonly #config: ClientConfig;
 
   constructor(
     public component: ComponentApi,
-    private options: PostHogOptions = {},
-  ) {}
+    options: PostHogOptions = {},
+  ) {
+    this.#config = new ClientConfig(component, options);
+  }
 
   /** Queue an event. In a mutation it commits or rolls back with the mutation. */
   async capture(ctx: MutationOrActionCtx, args: CaptureArgs): Promise<void> {
-    if (this.options.disabled) return;
-    const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
+    if (this.#config.disabled) return;
+    const distinctId = await this.#config.resolveDistinctId(ctx, args.distinctId);
     const { flags, sendFeatureFlags, ...event } = args;
     // The caller's own $feature/* properties win over computed ones.
     const stamped = await this.eventFlagProperties(ctx, { flags, sendFeatureFlags }, distinctId, event);
     const properties = stamped ? { ...stamped, ...event.properties } : event.properties;
-    await this.enqueue(ctx, buildCaptureMessage({ ...event, properties, distinctId }, this.buildOptions()));
+    await this.enqueue(ctx, buildCaptureMessage({ ...event, properties, distinctId }, this.#config.buildOptions()));
   }
 
   async identify(ctx: MutationOrActionCtx, args: IdentifyArgs): Promise<void> {
-    if (this.options.disabled) return;
-    const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
-    await this.enqueue(ctx, buildIdentifyMessage({ ...args, distinctId }, this.buildOptions()));
+    if (this.#config.disabled) return;
+    const distinctId = await this.#config.resolveDistinctId(ctx, args.distinctId);
+    await this.enqueue(ctx, buildIdentifyMessage({ ...args, distinctId }, this.#config.buildOptions()));
   }
 
   async alias(ctx: MutationOrActionCtx, args: AliasArgs): Promise<void> {
-    if (this.options.disabled) return;
-    const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
-    await this.enqueue(ctx, buildAliasMessage({ ...args, distinctId }, this.buildOptions()));
+    if (this.#config.disabled) return;
+    const distinctId = await this.#config.resolveDistinctId(ctx, args.distinctId);
+    await this.enqueue(ctx, buildAliasMessage({ ...args, distinctId }, this.#config.buildOptions()));
   }
 
   /** Set group properties. Without a distinctId PostHog's `$<type>_<key>` is used. */
   async groupIdentify(ctx: MutationOrActionCtx, args: GroupIdentifyArgs): Promise<void> {
-    if (this.options.disabled) return;
-    await this.enqueue(ctx, buildGroupIdentifyMessage(args, this.buildOptions()));
+    if (this.#config.disabled) return;
+    await this.enqueue(ctx, buildGroupIdentifyMessage(args, this.#config.buildOptions()));
   }
 
   /** Capture an Error, a string, or any object with a `message`, as a `$exception` event. */
   async captureException(ctx: MutationOrActionCtx, args: CaptureExceptionArgs): Promise<void> {
-    if (this.options.disabled) return;
-    const distinctId = await this.findDistinctId(ctx, args.distinctId);
+    if (this.#config.disabled) return;
+    const distinctId = await this.#config.findDistinctId(ctx, args.distinctId);
     const { flags, sendFeatureFlags, ...exception } = args;
     // Flags need someone to evaluate them for: without a distinct id, sendFeatureFlags stamps nothing.
     const stamped =
@@ -195,7 +160,7 @@ export class PostHog {
         ? undefined
         : await this.eventFlagProperties(ctx as RunMutationCtx & RunQueryCtx, { flags, sendFeatureFlags }, distinctId ?? "", exception);
     const additionalProperties = stamped ? { ...stamped, ...exception.additionalProperties } : exception.additionalProperties;
-    await this.enqueue(ctx, buildExceptionMessage({ ...exception, additionalProperties, distinctId }, this.buildOptions()));
+    await this.enqueue(ctx, buildExceptionMessage({ ...exception, additionalProperties, distinctId }, this.#config.buildOptions()));
   }
 
   /**
@@ -224,12 +189,12 @@ export class PostHog {
 
   /** Deliver everything queued now (including events waiting to retry); say how it went. */
   async flush(ctx: RunActionCtx): Promise<FlushResult> {
-    return await ctx.runAction(this.component.delivery.flush, this.deliveryArgs());
+    return await ctx.runAction(this.component.delivery.flush, this.#config.deliveryArgs());
   }
 
   /** Queue health: pending count and age, dead letters, last delivery outcome, configuration. */
   async status(ctx: RunQueryCtx): Promise<Status> {
-    const analytics = this.options.disabled ? "disabled" : this.projectApiKey() === undefined ? "not_configured" : "enabled";
+    const analytics = this.#config.disabled ? "disabled" : this.#config.projectApiKey() === undefined ? "not_configured" : "enabled";
     return { ...(await ctx.runQuery(this.component.status.get, {})), analytics };
   }
 
@@ -246,8 +211,8 @@ export class PostHog {
   async resendDeadLetters(ctx: MutationOrActionCtx, args: { limit?: number } = {}): Promise<number> {
     return await ctx.runMutation(this.component.events.resendDeadLetters, {
       ...args,
-      destination: this.destination(),
-      ...this.deliveryArgs(),
+      destination: this.#config.destination(),
+      ...this.#config.deliveryArgs(),
     });
   }
 
@@ -269,16 +234,16 @@ export class PostHog {
    * distinct id, flag, response and groups) unless `sendFeatureFlagEvents: false`.
    */
   async getFeatureFlagResult(ctx: RunQueryCtx, args: FlagArgs): Promise<FlagReadResult> {
-    if (this.options.disabled) return undecidedResult(args.key, "disabled");
+    if (this.#config.disabled) return undecidedResult(args.key, "disabled");
     // As posthog-node: an overridden flag is answered without evaluation or exposure.
-    if (this.#overrides.hasFlag(args.key)) return this.#overrides.result(args.key);
-    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
+    if (this.#config.overrides.hasFlag(args.key)) return this.#config.overrides.result(args.key);
+    const distinctId = await this.#config.flagDistinctId(ctx, args.distinctId);
     const { decisions } = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
     const decision = decisions[0]!;
-    if (canWrite(ctx) && this.sendsExposures(args)) {
+    if (canWrite(ctx) && this.#config.sendsExposures(args)) {
       await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
     }
-    return this.#overrides.withPayload(decision.result);
+    return this.#config.overrides.withPayload(decision.result);
   }
 
   /**
@@ -290,8 +255,8 @@ export class PostHog {
     ctx: RunQueryCtx,
     args: FlagArgs & { matchValue?: FlagValue },
   ): Promise<JsonType | null | undefined> {
-    if (this.options.disabled) return undefined;
-    if (this.#overrides.hasPayload(args.key)) return this.#overrides.payloads![args.key];
+    if (this.#config.disabled) return undefined;
+    if (this.#config.overrides.hasPayload(args.key)) return this.#config.overrides.payloads![args.key];
     if (args.matchValue !== undefined) {
       const answer = JSON.parse(
         await ctx.runQuery(this.component.flags.payloadFor, { key: args.key, matchValue: args.matchValue }),
@@ -299,14 +264,14 @@ export class PostHog {
       if (answer.state === "loaded" && answer.found) return answer.payload ?? null;
       // As posthog-node: with no local definition, an action asks /flags (matchValue unused there).
       if (!canFetch(ctx) || args.onlyEvaluateLocally) return undefined;
-      const distinctId = await this.flagDistinctId(ctx, args.distinctId);
+      const distinctId = await this.#config.flagDistinctId(ctx, args.distinctId);
       return remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key])).result.payload;
     }
-    if (this.#overrides.hasFlag(args.key)) {
-      const overridden = this.#overrides.result(args.key);
+    if (this.#config.overrides.hasFlag(args.key)) {
+      const overridden = this.#config.overrides.result(args.key);
       return overridden.value === undefined ? undefined : overridden.payload;
     }
-    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
+    const distinctId = await this.#config.flagDistinctId(ctx, args.distinctId);
     const { decisions } = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
     const { result } = decisions[0]!;
     return result.value === undefined ? undefined : result.payload;
@@ -324,16 +289,16 @@ export class PostHog {
   ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
     const featureFlags: Record<string, FlagValue> = {};
     const featureFlagPayloads: Record<string, JsonType> = {};
-    const distinctId = await this.findDistinctId(ctx, args.distinctId);
+    const distinctId = await this.#config.findDistinctId(ctx, args.distinctId);
     // As posthog-node: nothing without a distinct id, nor when disabled.
-    if (distinctId === undefined || this.options.disabled) return { featureFlags, featureFlagPayloads };
+    if (distinctId === undefined || this.#config.disabled) return { featureFlags, featureFlagPayloads };
     const { decisions } = await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args, "all");
     for (const { result, listsPayload } of decisions) {
       if (result.value === undefined) continue;
       defineOwn(featureFlags, result.key, result.value);
       if (listsPayload) defineOwn(featureFlagPayloads, result.key, result.payload!);
     }
-    this.#overrides.applyToMaps(featureFlags, featureFlagPayloads);
+    this.#config.overrides.applyToMaps(featureFlags, featureFlagPayloads);
     return { featureFlags, featureFlagPayloads };
   }
 
@@ -350,7 +315,7 @@ export class PostHog {
     if (!canWrite(ctx)) return snapshot;
     // In a mutation or action, reads through the snapshot's accessors record exposures.
     const recorder = {
-      sends: (perRead: boolean | undefined) => this.sendsExposures({ sendFeatureFlagEvents: perRead }),
+      sends: (perRead: boolean | undefined) => this.#config.sendsExposures({ sendFeatureFlagEvents: perRead }),
       record: (who: ExposureTarget, what: ExposureFacts) =>
         this.sendExposure(ctx as unknown as RunMutationCtx, who, what),
     };
@@ -374,10 +339,10 @@ export class PostHog {
     args: AllFlagsArgs,
     mode: "snapshot" | "capture",
   ): Promise<{ snapshot: FlagsSnapshot; facts: Map<string, ExposureFacts>; response: SnapshotResponse }> {
-    const distinctId = await this.findDistinctId(ctx, args.distinctId);
+    const distinctId = await this.#config.findDistinctId(ctx, args.distinctId);
     const groups = args.groups ? { groups: args.groups } : {};
     // posthog-node answers {} without a distinct id, when disabled, or for an empty flagKeys, asking nothing.
-    if (distinctId === undefined || this.options.disabled || (mode === "snapshot" && args.flagKeys?.length === 0)) {
+    if (distinctId === undefined || this.#config.disabled || (mode === "snapshot" && args.flagKeys?.length === 0)) {
       const { facts, response } = snapshotParts([]);
       return { snapshot: { distinctId: distinctId ?? "", flags: {}, ...groups }, facts, response };
     }
@@ -385,8 +350,8 @@ export class PostHog {
     const { flags, unresolvedFlags, facts, response } = snapshotParts(decisions, answer, minimalGate);
     // As posthog-node: overrides apply to local evaluations (a capture's remote answer has none);
     // a capture evaluates like getAllFlags, whose overrides flagKeys does not limit.
-    if (mode === "snapshot") this.#overrides.applyToSnapshot(flags, facts, args.flagKeys);
-    else if (answer === undefined) this.#overrides.applyToSnapshot(flags, facts, undefined);
+    if (mode === "snapshot") this.#config.overrides.applyToSnapshot(flags, facts, args.flagKeys);
+    else if (answer === undefined) this.#config.overrides.applyToSnapshot(flags, facts, undefined);
     for (const key of Object.keys(flags)) delete unresolvedFlags[key];
     const snapshot: FlagsSnapshot = { distinctId, flags, ...groups, ...(mode === "snapshot" ? { unresolvedFlags } : {}) };
     return { snapshot, facts, response };
@@ -399,7 +364,7 @@ export class PostHog {
    * Overridden single-flag reads send no exposure. Kept by this client object, in this isolate.
    */
   overrideFeatureFlags(overrides: OverrideFeatureFlagsOptions): void {
-    this.#overrides.set(overrides);
+    this.#config.overrides.set(overrides);
   }
 
   /**
@@ -408,14 +373,14 @@ export class PostHog {
    */
   async getRemoteConfigPayload(ctx: RunActionCtx, args: { key: string; timeoutMs?: number }): Promise<JsonType | undefined> {
     void ctx; // an action's ctx: only actions may make network requests
-    const personalApiKey = this.personalApiKey();
+    const personalApiKey = this.#config.personalApiKey();
     if (personalApiKey === undefined) {
       throw new PostHogInputError(
         "personalApiKey",
         "remote config payloads need a personal API key: pass secretKey (or personalApiKey) to new PostHog(...) or set POSTHOG_PERSONAL_API_KEY",
       );
     }
-    return (await fetchRemoteConfigPayload({ ...this.destination(), personalApiKey, ...args })) as JsonType | undefined;
+    return (await fetchRemoteConfigPayload({ ...this.#config.destination(), personalApiKey, ...args })) as JsonType | undefined;
   }
 
   /**
@@ -439,15 +404,15 @@ export class PostHog {
    * own cron; PostHog bills each poll as 10 flag requests. Needs the personal API key.
    */
   async refreshFlagDefinitions(ctx: RunActionCtx, args: { timeoutMs?: number } = {}): Promise<RefreshResult> {
-    if (this.options.disabled) return { result: "disabled" };
-    const personalApiKey = this.personalApiKey();
+    if (this.#config.disabled) return { result: "disabled" };
+    const personalApiKey = this.#config.personalApiKey();
     if (personalApiKey === undefined) {
       throw new PostHogInputError(
         "personalApiKey",
         "local flag evaluation needs a personal API key: pass personalApiKey to new PostHog(...) or set POSTHOG_PERSONAL_API_KEY",
       );
     }
-    return await ctx.runAction(this.component.definitions.refresh, { ...this.destination(), personalApiKey, ...args });
+    return await ctx.runAction(this.component.definitions.refresh, { ...this.#config.destination(), personalApiKey, ...args });
   }
 
   /** posthog-node's (and @posthog/convex's) name for refreshFlagDefinitions. */
@@ -480,7 +445,7 @@ export class PostHog {
     });
     const evaluation = JSON.parse(await ctx.runQuery(this.component.flags.evaluate, { context: encoded, keys })) as Evaluation;
     const loaded = evaluation.state === "loaded";
-    if (evaluation.state === "not_loaded") this.warnDefinitionsNotLoaded();
+    if (evaluation.state === "not_loaded") this.#config.warnDefinitionsNotLoaded();
     const local = loaded
       ? evaluation.results.map(localDecision)
       : (keys ?? []).map((key) =>
@@ -493,7 +458,7 @@ export class PostHog {
       for (const decision of decisions) decision.facts.minimalGate = minimalGate;
       return { decisions, ...(answer ? { answer } : {}), minimalGate };
     };
-    if (how.onlyEvaluateLocally || !canFetch(ctx) || this.projectApiKey() === undefined) return settle(local);
+    if (how.onlyEvaluateLocally || !canFetch(ctx) || this.#config.projectApiKey() === undefined) return settle(local);
     const noFlags = !loaded || (keys === undefined && local.length === 0);
     const undecided = local.some((d) => d.result.value === undefined && !d.clientOnly);
     const ask =
@@ -515,13 +480,6 @@ export class PostHog {
     return settle([...merged.values()], answer);
   }
 
-  private remoteTimings() {
-    return {
-      ...(this.options.featureFlagsRequestTimeoutMs !== undefined ? { timeoutMs: this.options.featureFlagsRequestTimeoutMs } : {}),
-      ...(this.options.featureFlagsRetryDelayMs !== undefined ? { retryDelayMs: this.options.featureFlagsRetryDelayMs } : {}),
-    };
-  }
-
   // --- remote evaluation (actions) ---
 
   /**
@@ -535,26 +493,26 @@ export class PostHog {
 
   /** As evaluateFlag, with payload and the reason (evaluated_remotely, flag_missing, remote_error, quota_limited). */
   async evaluateFlagResult(ctx: RunActionCtx, args: FlagArgs): Promise<FlagReadResult> {
-    if (this.options.disabled) return undecidedResult(args.key, "disabled");
-    if (this.#overrides.hasFlag(args.key)) return this.#overrides.result(args.key);
-    if (this.projectApiKey() === undefined) return undecidedResult(args.key, "not_configured");
-    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
+    if (this.#config.disabled) return undecidedResult(args.key, "disabled");
+    if (this.#config.overrides.hasFlag(args.key)) return this.#config.overrides.result(args.key);
+    if (this.#config.projectApiKey() === undefined) return undecidedResult(args.key, "not_configured");
+    const distinctId = await this.#config.flagDistinctId(ctx, args.distinctId);
     const answer = await this.askPostHog(distinctId, args, [args.key]);
     const decision = remoteDecision(args.key, answer);
     decision.facts.minimalGate = answer.ok && answer.minimalFlagCalledEvents === true;
-    if (canWrite(ctx) && this.sendsExposures(args)) {
+    if (canWrite(ctx) && this.#config.sendsExposures(args)) {
       await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
     }
-    return this.#overrides.withPayload(decision.result);
+    return this.#config.overrides.withPayload(decision.result);
   }
 
   /** The flag's payload from PostHog's /flags endpoint, or null. Never an exposure. */
   async evaluateFlagPayload(ctx: RunActionCtx, args: FlagArgs): Promise<JsonType | null> {
-    if (this.options.disabled) return null;
-    if (this.#overrides.hasPayload(args.key)) return this.#overrides.payloads![args.key]!;
-    if (this.#overrides.hasFlag(args.key)) return this.#overrides.result(args.key).payload ?? null;
-    if (this.projectApiKey() === undefined) return null;
-    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
+    if (this.#config.disabled) return null;
+    if (this.#config.overrides.hasPayload(args.key)) return this.#config.overrides.payloads![args.key]!;
+    if (this.#config.overrides.hasFlag(args.key)) return this.#config.overrides.result(args.key).payload ?? null;
+    if (this.#config.projectApiKey() === undefined) return null;
+    const distinctId = await this.#config.flagDistinctId(ctx, args.distinctId);
     return remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key])).result.payload ?? null;
   }
 
@@ -565,8 +523,8 @@ export class PostHog {
   ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
     const featureFlags: Record<string, FlagValue> = {};
     const featureFlagPayloads: Record<string, JsonType> = {};
-    if (this.options.disabled || this.projectApiKey() === undefined) return { featureFlags, featureFlagPayloads };
-    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
+    if (this.#config.disabled || this.#config.projectApiKey() === undefined) return { featureFlags, featureFlagPayloads };
+    const distinctId = await this.#config.flagDistinctId(ctx, args.distinctId);
     const answer = await this.askPostHog(distinctId, args, args.flagKeys);
     if (answer.ok) {
       for (const [key, flag] of Object.entries(answer.flags)) {
@@ -574,20 +532,20 @@ export class PostHog {
         if (flag.listsPayload) defineOwn(featureFlagPayloads, key, flag.payload as JsonType);
       }
     }
-    this.#overrides.applyToMaps(featureFlags, featureFlagPayloads);
+    this.#config.overrides.applyToMaps(featureFlags, featureFlagPayloads);
     return { featureFlags, featureFlagPayloads };
   }
 
   private async askPostHog(distinctId: string, args: FlagContext & FlagReadOptions, flagKeys: string[] | undefined): Promise<RemoteFlagsResult> {
     return await fetchRemoteFlags({
-      ...this.destination(),
+      ...this.#config.destination(),
       distinctId,
       groups: args.groups,
       personProperties: args.personProperties,
       groupProperties: args.groupProperties,
       disableGeoip: args.disableGeoip,
       ...(flagKeys ? { flagKeys } : {}),
-      ...this.remoteTimings(),
+      ...this.#config.remoteTimings(),
     });
   }
 
@@ -597,7 +555,7 @@ export class PostHog {
     who: ExposureTarget,
     facts: ExposureFacts,
   ): Promise<void> {
-    const destination = this.configuredDestination();
+    const destination = this.#config.configuredDestination();
     if (destination === undefined) return;
     const built = buildCaptureMessage(
       {
@@ -607,114 +565,38 @@ export class PostHog {
         groups: who.groups,
         disableGeoip: who.disableGeoip,
       },
-      this.buildOptions(),
+      this.#config.buildOptions(),
     );
-    const message = await runBeforeSend(this.options.beforeSend, built);
+    const message = await runBeforeSend(this.#config.options.beforeSend, built);
     if (message === null) return;
     await ctx.runMutation(this.component.exposures.record, {
       destination,
       ...outboxMessage(message),
       dedupKey: exposureDedupKey(who.distinctId, facts.key, facts.response, who.groups),
       ...(isMinimalExposure(facts) ? { minimal: true } : {}),
-      ...(this.options.exposureDedupWindowMs !== undefined ? { dedupWindowMs: this.options.exposureDedupWindowMs } : {}),
-      ...this.deliveryArgs(),
+      ...(this.#config.options.exposureDedupWindowMs !== undefined ? { dedupWindowMs: this.#config.options.exposureDedupWindowMs } : {}),
+      ...this.#config.deliveryArgs(),
     });
   }
 
   // --- internals ---
 
   private async enqueue(ctx: RunMutationCtx, built: PostHogMessage): Promise<void> {
-    const message = await runBeforeSend(this.options.beforeSend, built);
+    const message = await runBeforeSend(this.#config.options.beforeSend, built);
     if (message === null) return;
     const encoded = outboxMessage(message); // bad input throws even when nothing would be sent
-    const destination = this.configuredDestination();
+    const destination = this.#config.configuredDestination();
     if (destination === undefined) return;
-    await ctx.runMutation(this.component.events.enqueue, { destination, ...encoded, ...this.deliveryArgs() });
-  }
-
-  /** Flag reads: as posthog-node, an explicit "" is evaluated like any other id. */
-  private async flagDistinctId(ctx: unknown, explicit: string | undefined): Promise<string> {
-    return explicit ?? (await this.resolveDistinctId(ctx, undefined));
-  }
-
-  /** Whether a flag read queues an exposure: the call's option, then the client's, then yes. */
-  private sendsExposures(args: FlagReadOptions): boolean {
-    return args.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvent ?? true;
-  }
-
-  /** An explicit distinctId wins; otherwise the identify callback's, if any. */
-  private async findDistinctId(ctx: unknown, explicit: string | undefined): Promise<string | undefined> {
-    if (explicit !== undefined && explicit !== "") return explicit;
-    // The callback gets the ctx the method was called with, whatever type it declared.
-    const identified = await this.options.identify?.(ctx as IdentifyCtx);
-    return identified?.distinctId || undefined;
-  }
-
-  private async resolveDistinctId(ctx: unknown, explicit: string | undefined): Promise<string> {
-    const distinctId = await this.findDistinctId(ctx, explicit);
-    if (distinctId !== undefined) return distinctId;
-    throw new PostHogInputError(
-      "distinctId",
-      "required: pass distinctId, or configure an identify callback that returns one",
-    );
-  }
-
-  private buildOptions() {
-    return { lib: { name: LIB_NAME, version: LIB_VERSION }, now: Date.now() };
-  }
-
-  private deliveryArgs(): { options?: DeliveryOptions } {
-    return this.options.delivery ? { options: this.options.delivery } : {};
+    await ctx.runMutation(this.component.events.enqueue, { destination, ...encoded, ...this.#config.deliveryArgs() });
   }
 
   /** Host and key, read when a method runs (env vars may change between deployments). */
   destination(): { host: string; apiKey: string } {
-    const apiKey = this.projectApiKey();
-    if (apiKey === undefined) throw new PostHogInputError("apiKey", NOT_CONFIGURED);
-    const host = (this.options.host ?? readEnv("POSTHOG_HOST") ?? DEFAULT_HOST).trim().replace(/\/+$/, "");
-    return { host: host === "" ? DEFAULT_HOST : host, apiKey };
-  }
-
-  /** The destination, or undefined (warned about once) when there is no project API key. */
-  private configuredDestination(): { host: string; apiKey: string } | undefined {
-    if (this.projectApiKey() !== undefined) return this.destination();
-    if (!this.warnedNotConfigured) {
-      this.warnedNotConfigured = true;
-      console.warn(`PostHog: analytics is not configured, events are skipped: ${NOT_CONFIGURED}`);
-    }
-    return undefined;
-  }
-  private warnedNotConfigured = false;
-
-  /** @posthog/convex refreshed definitions by itself; here a forgotten cron must not go unnoticed. */
-  private warnDefinitionsNotLoaded(): void {
-    if (this.warnedDefinitionsNotLoaded) return;
-    this.warnedDefinitionsNotLoaded = true;
-    console.warn(
-      "PostHog: no flag definitions are loaded, so local flag reads are undecided (reason definitions_not_loaded): " +
-        "call posthog.refreshFlagDefinitions from a cron in convex/crons.ts (see the README)",
-    );
-  }
-  private warnedDefinitionsNotLoaded = false;
-
-  /** The project API key: the option, POSTHOG_API_KEY, then 2.x's POSTHOG_PROJECT_TOKEN. */
-  private projectApiKey(): string | undefined {
-    for (const key of [this.options.apiKey, readEnv("POSTHOG_API_KEY"), readEnv("POSTHOG_PROJECT_TOKEN")]) {
-      if (key !== undefined && key.trim() !== "") return key.trim();
-    }
-    return undefined;
+    return this.#config.destination();
   }
 
   /** Personal API key for flag definitions; never stored by the component. */
   personalApiKey(): string | undefined {
-    const key = (this.options.secretKey ?? this.options.personalApiKey ?? readEnv("POSTHOG_PERSONAL_API_KEY") ?? "").trim();
-    return key === "" ? undefined : key;
+    return this.#config.personalApiKey();
   }
-}
-
-const NOT_CONFIGURED =
-  "no PostHog project API key: pass apiKey to new PostHog(...) or set the POSTHOG_API_KEY (or POSTHOG_PROJECT_TOKEN) environment variable";
-
-function readEnv(name: string): string | undefined {
-  return typeof process === "undefined" ? undefined : process.env[name];
 }
