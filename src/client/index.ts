@@ -15,7 +15,7 @@ import {
 } from "../core/messages.js";
 import type { FlagValue } from "../core/flags/index.js";
 import type { Evaluation } from "../component/flags.js";
-import { exposureDedupKey, flagCalledProperties, flagProperties, isMinimalExposure, type ExposureFacts } from "../core/exposures.js";
+import { flagProperties, type ExposureFacts } from "../core/exposures.js";
 import { fetchRemoteFlags, type RemoteFlagsResult } from "../core/remoteFlags.js";
 import { fetchRemoteConfigPayload } from "../core/remoteConfig.js";
 import { defineOwn, encodeFlagContext } from "../core/flagContext.js";
@@ -25,7 +25,6 @@ import { ClientConfig, type PostHogOptions } from "./config.js";
 import {
   canFetch,
   canWrite,
-  factsOf,
   localDecision,
   remoteDecision,
   stringGroups,
@@ -39,6 +38,7 @@ import {
   type UnresolvedFlagReason,
 } from "./flags.js";
 import { runBeforeSend } from "./beforeSend.js";
+import { captureExposure, sendExposure } from "./exposures.js";
 import type {
   AliasArgs,
   AllFlagsArgs,
@@ -241,7 +241,7 @@ export class PostHog {
     const { decisions } = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
     const decision = decisions[0]!;
     if (canWrite(ctx) && this.#config.sendsExposures(args)) {
-      await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
+      await sendExposure(this.#config, ctx, { ...args, distinctId }, decision.facts);
     }
     return this.#config.overrides.withPayload(decision.result);
   }
@@ -317,7 +317,7 @@ export class PostHog {
     const recorder = {
       sends: (perRead: boolean | undefined) => this.#config.sendsExposures({ sendFeatureFlagEvents: perRead }),
       record: (who: ExposureTarget, what: ExposureFacts) =>
-        this.sendExposure(ctx as unknown as RunMutationCtx, who, what),
+        sendExposure(this.#config, ctx as unknown as RunMutationCtx, who, what),
     };
     return new FeatureFlagEvaluations({
       ...snapshot,
@@ -391,12 +391,7 @@ export class PostHog {
     ctx: MutationOrActionCtx,
     args: { distinctId: string; result: FeatureFlagResult; groups?: Record<string, string>; disableGeoip?: boolean },
   ): Promise<void> {
-    const facts = factsOf(args.result);
-    // Only a flag known to have no experiment can be sent minimal; then the stored gate decides.
-    if (facts.hasExperiment === false && "runQuery" in ctx) {
-      facts.minimalGate = await (ctx as RunMutationCtx & RunQueryCtx).runQuery(this.component.flags.minimalFlagCalledEvents, {});
-    }
-    await this.sendExposure(ctx, args, facts);
+    await captureExposure(this.#config, ctx, args);
   }
 
   /**
@@ -501,7 +496,7 @@ export class PostHog {
     const decision = remoteDecision(args.key, answer);
     decision.facts.minimalGate = answer.ok && answer.minimalFlagCalledEvents === true;
     if (canWrite(ctx) && this.#config.sendsExposures(args)) {
-      await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
+      await sendExposure(this.#config, ctx, { ...args, distinctId }, decision.facts);
     }
     return this.#config.overrides.withPayload(decision.result);
   }
@@ -546,36 +541,6 @@ export class PostHog {
       disableGeoip: args.disableGeoip,
       ...(flagKeys ? { flagKeys } : {}),
       ...this.#config.remoteTimings(),
-    });
-  }
-
-  /** Queue a `$feature_flag_called` event unless the same exposure was already sent. */
-  private async sendExposure(
-    ctx: RunMutationCtx,
-    who: ExposureTarget,
-    facts: ExposureFacts,
-  ): Promise<void> {
-    const destination = this.#config.configuredDestination();
-    if (destination === undefined) return;
-    const built = buildCaptureMessage(
-      {
-        distinctId: who.distinctId,
-        event: "$feature_flag_called",
-        properties: flagCalledProperties(facts),
-        groups: who.groups,
-        disableGeoip: who.disableGeoip,
-      },
-      this.#config.buildOptions(),
-    );
-    const message = await runBeforeSend(this.#config.options.beforeSend, built);
-    if (message === null) return;
-    await ctx.runMutation(this.component.exposures.record, {
-      destination,
-      ...outboxMessage(message),
-      dedupKey: exposureDedupKey(who.distinctId, facts.key, facts.response, who.groups),
-      ...(isMinimalExposure(facts) ? { minimal: true } : {}),
-      ...(this.#config.options.exposureDedupWindowMs !== undefined ? { dedupWindowMs: this.#config.options.exposureDedupWindowMs } : {}),
-      ...this.#config.deliveryArgs(),
     });
   }
 
