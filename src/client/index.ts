@@ -1,48 +1,34 @@
 // The class an app instantiates in convex/posthog.ts. It runs inside the app's own
-// functions: it builds each PostHog message (so hooks see it and `$` keys survive as JSON
-// text) and hands it to the component, which queues and delivers it.
+// functions and is a thin facade: each method forwards to the module that owns its concern.
+//   config.ts       options, keys and host, who a call is for (shared by every concern)
+//   events.ts       capture, identify, alias, groupIdentify, captureException
+//   localFlags.ts   flag reads from the stored definitions (queries, mutations, actions)
+//   remoteFlags.ts  flag reads from PostHog's /flags endpoint (actions)
+//   exposures.ts    the `$feature_flag_called` events flag reads record
+//   admin.ts        flush, status, dead letters, flag definitions refresh
 import type { ComponentApi } from "../component/_generated/component.js";
-import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult, Status as ComponentStatus } from "../component/validators.js";
-import {
-  buildAliasMessage,
-  buildCaptureMessage,
-  buildExceptionMessage,
-  buildGroupIdentifyMessage,
-  buildIdentifyMessage,
-  outboxMessage,
-  PostHogInputError,
-  type PostHogMessage,
-} from "../core/messages.js";
+import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult } from "../component/validators.js";
+import { PostHogInputError, type PostHogMessage } from "../core/messages.js";
 import type { FlagValue } from "../core/flags/index.js";
-import { flagProperties } from "../core/exposures.js";
-import { defineOwn } from "../core/flagContext.js";
-import { FeatureFlagEvaluations } from "./snapshot.js";
-import type { OverrideFeatureFlagsOptions } from "./overrides.js";
 import { ClientConfig, type PostHogOptions } from "./config.js";
-import {
-  stringGroups,
-  type FeatureFlagResult,
-  type FlagReadResult,
-  type FlagReason,
-  type FlagsSnapshot,
-  type JsonType,
-  type UnresolvedFlagReason,
-} from "./flags.js";
-import { runBeforeSend } from "./beforeSend.js";
-import { captureExposure } from "./exposures.js";
+import * as admin from "./admin.js";
+import type { Status } from "./admin.js";
+import * as events from "./events.js";
+import * as exposures from "./exposures.js";
 import * as localFlags from "./localFlags.js";
 import * as remoteFlags from "./remoteFlags.js";
+import { FeatureFlagEvaluations } from "./snapshot.js";
+import type { OverrideFeatureFlagsOptions } from "./overrides.js";
+import type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, JsonType, UnresolvedFlagReason } from "./flags.js";
 import type {
   AliasArgs,
   AllFlagsArgs,
   CaptureArgs,
   CaptureExceptionArgs,
-  EventFlagsArgs,
   FlagArgs,
   GroupIdentifyArgs,
   IdentifyArgs,
   MutationOrActionCtx,
-  Properties,
   RunActionCtx,
   RunMutationCtx,
   RunQueryCtx,
@@ -53,7 +39,11 @@ export { toConvexSafe, fromConvexSafe, type ConvexSafe } from "../core/convexSaf
 export type { DeadLetter, DeliveryOptions, FlushResult, PostHogMessage, FlagValue, RefreshResult };
 export type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, JsonType, OverrideFeatureFlagsOptions, UnresolvedFlagReason };
 export { FeatureFlagEvaluations };
+/** @posthog/convex's name for a flag's value: true/false or a variant key. */
+export type FeatureFlagValue = FlagValue;
+export type { Status };
 export { DEFAULT_HOST, type PostHogOptions } from "./config.js";
+export { normalizeError } from "./events.js";
 export type { BeforeSendEvent, BeforeSendFn, BeforeSendHook, BeforeSendResult, PostHogEvent } from "./beforeSend.js";
 export type {
   AliasArgs,
@@ -73,32 +63,6 @@ export type {
   RunMutationCtx,
   RunQueryCtx,
 } from "./types.js";
-/** @posthog/convex's name for a flag's value: true/false or a variant key. */
-export type FeatureFlagValue = FlagValue;
-
-/** Queue health (see PostHog.status), and whether this client sends anything at all. */
-export type Status = ComponentStatus & {
-  /**
-   * "enabled"; "not_configured" when there is no project API key (captures are skipped, with
-   * one warning); "disabled" when the client was created with `disabled: true`.
-   */
-  analytics: "enabled" | "not_configured" | "disabled";
-};
-
-/** Message, stack and name of anything thrown (an Error, a string, an object with a message). */
-export function normalizeError(error: unknown): { message: string; stack?: string; name?: string } {
-  if (error instanceof Error) return { message: error.message, stack: error.stack, name: error.name };
-  if (typeof error === "string") return { message: error };
-  if (typeof error === "object" && error !== null && typeof (error as { message?: unknown }).message === "string") {
-    const { message, stack, name } = error as { message: string; stack?: unknown; name?: unknown };
-    return {
-      message,
-      ...(typeof stack === "string" ? { stack } : {}),
-      ...(typeof name === "string" ? { name } : {}),
-    };
-  }
-  return { message: String(error) };
-}
 
 export class PostHog {
   readonly #config: ClientConfig;
@@ -110,87 +74,46 @@ export class PostHog {
     this.#config = new ClientConfig(component, options);
   }
 
+  // --- events (mutations and actions) ---
+
   /** Queue an event. In a mutation it commits or rolls back with the mutation. */
   async capture(ctx: MutationOrActionCtx, args: CaptureArgs): Promise<void> {
-    if (this.#config.disabled) return;
-    const distinctId = await this.#config.resolveDistinctId(ctx, args.distinctId);
-    const { flags, sendFeatureFlags, ...event } = args;
-    // The caller's own $feature/* properties win over computed ones.
-    const stamped = await this.eventFlagProperties(ctx, { flags, sendFeatureFlags }, distinctId, event);
-    const properties = stamped ? { ...stamped, ...event.properties } : event.properties;
-    await this.enqueue(ctx, buildCaptureMessage({ ...event, properties, distinctId }, this.#config.buildOptions()));
+    await events.capture(this.#config, ctx, args);
   }
 
   async identify(ctx: MutationOrActionCtx, args: IdentifyArgs): Promise<void> {
-    if (this.#config.disabled) return;
-    const distinctId = await this.#config.resolveDistinctId(ctx, args.distinctId);
-    await this.enqueue(ctx, buildIdentifyMessage({ ...args, distinctId }, this.#config.buildOptions()));
+    await events.identify(this.#config, ctx, args);
   }
 
   async alias(ctx: MutationOrActionCtx, args: AliasArgs): Promise<void> {
-    if (this.#config.disabled) return;
-    const distinctId = await this.#config.resolveDistinctId(ctx, args.distinctId);
-    await this.enqueue(ctx, buildAliasMessage({ ...args, distinctId }, this.#config.buildOptions()));
+    await events.alias(this.#config, ctx, args);
   }
 
   /** Set group properties. Without a distinctId PostHog's `$<type>_<key>` is used. */
   async groupIdentify(ctx: MutationOrActionCtx, args: GroupIdentifyArgs): Promise<void> {
-    if (this.#config.disabled) return;
-    await this.enqueue(ctx, buildGroupIdentifyMessage(args, this.#config.buildOptions()));
+    await events.groupIdentify(this.#config, ctx, args);
   }
 
   /** Capture an Error, a string, or any object with a `message`, as a `$exception` event. */
   async captureException(ctx: MutationOrActionCtx, args: CaptureExceptionArgs): Promise<void> {
-    if (this.#config.disabled) return;
-    const distinctId = await this.#config.findDistinctId(ctx, args.distinctId);
-    const { flags, sendFeatureFlags, ...exception } = args;
-    // Flags need someone to evaluate them for: without a distinct id, sendFeatureFlags stamps nothing.
-    const stamped =
-      distinctId === undefined && flags === undefined
-        ? undefined
-        : await this.eventFlagProperties(ctx as RunMutationCtx & RunQueryCtx, { flags, sendFeatureFlags }, distinctId ?? "", exception);
-    const additionalProperties = stamped ? { ...stamped, ...exception.additionalProperties } : exception.additionalProperties;
-    await this.enqueue(ctx, buildExceptionMessage({ ...exception, additionalProperties, distinctId }, this.#config.buildOptions()));
+    await events.captureException(this.#config, ctx, args);
   }
 
-  /**
-   * `$feature/*` and `$active_feature_flags` for an event, or undefined when none were asked
-   * for. As posthog-node: a snapshot wins over sendFeatureFlags; sendFeatureFlags evaluates
-   * locally when definitions are loaded (no request), otherwise, in an action, asks /flags once.
-   */
-  private async eventFlagProperties(
-    ctx: RunMutationCtx & RunQueryCtx,
-    { flags, sendFeatureFlags }: EventFlagsArgs,
-    distinctId: string,
-    event: { groups?: Record<string, string | number>; disableGeoip?: boolean },
-  ): Promise<Properties | undefined> {
-    if (flags === undefined && !sendFeatureFlags) return undefined;
-    if (flags === undefined && !("runQuery" in ctx)) {
-      throw new PostHogInputError("ctx", "sendFeatureFlags evaluates flags: pass the ctx of a mutation or an action");
-    }
-    const how = typeof sendFeatureFlags === "object" ? sendFeatureFlags : {};
-    const snapshot =
-      flags ??
-      (await localFlags.evaluateForCapture(this.#config, ctx, { ...how, distinctId, groups: stringGroups(event.groups), disableGeoip: event.disableGeoip }));
-    const values: Record<string, FlagValue> = {};
-    for (const [key, result] of Object.entries(snapshot.flags)) defineOwn(values, key, result.value!);
-    return flagProperties(values);
-  }
+  // --- operations ---
 
   /** Deliver everything queued now (including events waiting to retry); say how it went. */
   async flush(ctx: RunActionCtx): Promise<FlushResult> {
-    return await ctx.runAction(this.component.delivery.flush, this.#config.deliveryArgs());
+    return await admin.flush(this.#config, ctx);
   }
 
   /** Queue health: pending count and age, dead letters, last delivery outcome, configuration. */
   async status(ctx: RunQueryCtx): Promise<Status> {
-    const analytics = this.#config.disabled ? "disabled" : this.#config.projectApiKey() === undefined ? "not_configured" : "enabled";
-    return { ...(await ctx.runQuery(this.component.status.get, {})), analytics };
+    return await admin.status(this.#config, ctx);
   }
 
   /** Events PostHog rejected permanently (bad key, malformed...), with the error. */
   async listDeadLetters(ctx: RunQueryCtx, args: { limit?: number } = {}): Promise<DeadLetter[]> {
-    return await ctx.runQuery(this.component.events.listDeadLetters, args);
+    return await admin.listDeadLetters(this.#config, ctx, args);
   }
 
   /**
@@ -199,11 +122,7 @@ export class PostHog {
    * Returns how many; call again while it returns 1,000.
    */
   async resendDeadLetters(ctx: MutationOrActionCtx, args: { limit?: number } = {}): Promise<number> {
-    return await ctx.runMutation(this.component.events.resendDeadLetters, {
-      ...args,
-      destination: this.#config.destination(),
-      ...this.#config.deliveryArgs(),
-    });
+    return await admin.resendDeadLetters(this.#config, ctx, args);
   }
 
   /**
@@ -211,20 +130,12 @@ export class PostHog {
    * own cron; PostHog bills each poll as 10 flag requests. Needs the personal API key.
    */
   async refreshFlagDefinitions(ctx: RunActionCtx, args: { timeoutMs?: number } = {}): Promise<RefreshResult> {
-    if (this.#config.disabled) return { result: "disabled" };
-    const personalApiKey = this.#config.personalApiKey();
-    if (personalApiKey === undefined) {
-      throw new PostHogInputError(
-        "personalApiKey",
-        "local flag evaluation needs a personal API key: pass personalApiKey to new PostHog(...) or set POSTHOG_PERSONAL_API_KEY",
-      );
-    }
-    return await ctx.runAction(this.component.definitions.refresh, { ...this.#config.destination(), personalApiKey, ...args });
+    return await admin.refreshFlagDefinitions(this.#config, ctx, args);
   }
 
   /** posthog-node's (and @posthog/convex's) name for refreshFlagDefinitions. */
   async reloadFeatureFlags(ctx: RunActionCtx): Promise<RefreshResult> {
-    return await this.refreshFlagDefinitions(ctx);
+    return await admin.refreshFlagDefinitions(this.#config, ctx, {});
   }
 
   // --- feature flags (queries, mutations and actions) ---
@@ -341,19 +252,10 @@ export class PostHog {
     ctx: MutationOrActionCtx,
     args: { distinctId: string; result: FeatureFlagResult; groups?: Record<string, string>; disableGeoip?: boolean },
   ): Promise<void> {
-    await captureExposure(this.#config, ctx, args);
+    await exposures.captureExposure(this.#config, ctx, args);
   }
 
-  // --- internals ---
-
-  private async enqueue(ctx: RunMutationCtx, built: PostHogMessage): Promise<void> {
-    const message = await runBeforeSend(this.#config.options.beforeSend, built);
-    if (message === null) return;
-    const encoded = outboxMessage(message); // bad input throws even when nothing would be sent
-    const destination = this.#config.configuredDestination();
-    if (destination === undefined) return;
-    await ctx.runMutation(this.component.events.enqueue, { destination, ...encoded, ...this.#config.deliveryArgs() });
-  }
+  // --- configuration ---
 
   /** Host and key, read when a method runs (env vars may change between deployments). */
   destination(): { host: string; apiKey: string } {
