@@ -21,7 +21,7 @@ import {
   type FlagsSnapshot,
   type JsonType,
 } from "./flags.js";
-import type { AllFlagsArgs, ExposureTarget, FlagArgs, FlagContext, FlagReadOptions, RunMutationCtx, RunQueryCtx } from "./types.js";
+import type { AllFlagsAndPayloads, AllFlagsArgs, ExposureTarget, FlagArgs, FlagContext, FlagReadOptions, RunMutationCtx, RunQueryCtx } from "./types.js";
 
 export async function getFeatureFlag(config: ClientConfig, ctx: RunQueryCtx, args: FlagArgs): Promise<FlagValue | undefined> {
   return (await getFeatureFlagResult(config, ctx, args)).value;
@@ -82,9 +82,8 @@ export async function getAllFlagsAndPayloads(
   config: ClientConfig,
   ctx: RunQueryCtx,
   args: AllFlagsArgs,
-): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
-  const featureFlags: Record<string, FlagValue> = {};
-  const featureFlagPayloads: Record<string, JsonType> = {};
+): Promise<AllFlagsAndPayloads> {
+  const { featureFlags, featureFlagPayloads }: AllFlagsAndPayloads = { featureFlags: {}, featureFlagPayloads: {} };
   const distinctId = await config.findDistinctId(ctx, args.distinctId);
   // As posthog-node: nothing without a distinct id, nor when disabled.
   if (distinctId === undefined || config.disabled) return { featureFlags, featureFlagPayloads };

@@ -8,7 +8,7 @@ import { fetchRemoteConfigPayload } from "../core/remoteConfig.js";
 import type { ClientConfig } from "./config.js";
 import { sendExposure } from "./exposures.js";
 import { canWrite, remoteDecision, undecidedResult, type FlagReadResult, type JsonType } from "./flags.js";
-import type { AllFlagsArgs, FlagArgs, FlagContext, FlagReadOptions, RunActionCtx } from "./types.js";
+import type { AllFlagsAndPayloads, AllFlagsArgs, FlagArgs, FlagContext, FlagReadOptions, RunActionCtx } from "./types.js";
 
 /** One /flags request for this distinct id: the listed flags, or every flag. */
 export async function askPostHog(
@@ -62,9 +62,8 @@ export async function evaluateAllFlags(
   config: ClientConfig,
   ctx: RunActionCtx,
   args: AllFlagsArgs,
-): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
-  const featureFlags: Record<string, FlagValue> = {};
-  const featureFlagPayloads: Record<string, JsonType> = {};
+): Promise<AllFlagsAndPayloads> {
+  const { featureFlags, featureFlagPayloads }: AllFlagsAndPayloads = { featureFlags: {}, featureFlagPayloads: {} };
   if (config.disabled || config.projectApiKey() === undefined) return { featureFlags, featureFlagPayloads };
   const distinctId = await config.flagDistinctId(ctx, args.distinctId);
   const answer = await askPostHog(config, distinctId, args, args.flagKeys);

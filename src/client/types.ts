@@ -2,7 +2,8 @@
 // the identify callback, and the arguments of event and flag calls. Keys are plain strings
 // here; typed flag keys and event names belong to the PostHog facade.
 import type { Auth, FunctionArgs, FunctionReference, FunctionReturnType } from "convex/server";
-import type { FlagsSnapshot } from "./flags.js";
+import type { FlagValue } from "../core/flags/index.js";
+import type { FlagsSnapshot, JsonType } from "./flags.js";
 
 /** Contexts by what they can do: mutations and actions can enqueue, anything can query. */
 export type RunMutationCtx = {
@@ -62,6 +63,11 @@ export interface FlagArgs extends FlagContext, FlagReadOptions {
 export interface AllFlagsArgs extends FlagContext, FlagReadOptions {
   /** Only these flags. */
   flagKeys?: string[];
+}
+/** What the all-flags reads answer: values, and payloads where a flag lists one. */
+export interface AllFlagsAndPayloads {
+  featureFlags: Record<string, FlagValue>;
+  featureFlagPayloads: Record<string, JsonType>;
 }
 /** Who saw a flag: the distinct id and groups an exposure is recorded for. */
 export interface ExposureTarget {
