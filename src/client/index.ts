@@ -1,44 +1,38 @@
 // The class an app instantiates in convex/posthog.ts. It runs inside the app's own
-// functions: it builds each PostHog message (so hooks see it and `$` keys survive as JSON
-// text) and hands it to the component, which queues and delivers it.
-import type { Auth, FunctionArgs, FunctionReference, FunctionReturnType } from "convex/server";
+// functions and is a thin facade: each method forwards to the module that owns its concern.
+//   config.ts       options, keys and host, who a call is for (shared by every concern)
+//   events.ts       capture, identify, alias, groupIdentify, captureException
+//   localFlags.ts   flag reads from the stored definitions (queries, mutations, actions)
+//   remoteFlags.ts  flag reads from PostHog's /flags endpoint (actions)
+//   exposures.ts    the `$feature_flag_called` events flag reads record
+//   admin.ts        flush, status, dead letters, flag definitions refresh
 import type { ComponentApi } from "../component/_generated/component.js";
-import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult, Status as ComponentStatus } from "../component/validators.js";
-import {
-  buildAliasMessage,
-  buildCaptureMessage,
-  buildExceptionMessage,
-  buildGroupIdentifyMessage,
-  buildIdentifyMessage,
-  outboxMessage,
-  PostHogInputError,
-  type PostHogMessage,
-} from "../core/messages.js";
-import { LIB_NAME, LIB_VERSION } from "../core/version.js";
+import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult } from "../component/validators.js";
+import { PostHogInputError, type PostHogMessage } from "../core/messages.js";
 import type { FlagValue } from "../core/flags/index.js";
-import type { Evaluation } from "../component/flags.js";
-import { exposureDedupKey, flagCalledProperties, flagProperties, isMinimalExposure, type ExposureFacts } from "../core/exposures.js";
-import { fetchRemoteFlags, type RemoteFlagsResult } from "../core/remoteFlags.js";
-import { fetchRemoteConfigPayload } from "../core/remoteConfig.js";
-import { defineOwn, encodeFlagContext } from "../core/flagContext.js";
-import { FeatureFlagEvaluations, snapshotParts, type SnapshotResponse } from "./snapshot.js";
-import { FlagOverrides, type OverrideFeatureFlagsOptions } from "./overrides.js";
-import {
-  canFetch,
-  canWrite,
-  factsOf,
-  localDecision,
-  remoteDecision,
-  stringGroups,
-  undecidedResult,
-  type Decision,
-  type FeatureFlagResult,
-  type FlagReadResult,
-  type FlagReason,
-  type FlagsSnapshot,
-  type JsonType,
-  type UnresolvedFlagReason,
-} from "./flags.js";
+import { ClientConfig, type PostHogOptions } from "./config.js";
+import * as admin from "./admin.js";
+import type { Status } from "./admin.js";
+import * as events from "./events.js";
+import * as exposures from "./exposures.js";
+import * as localFlags from "./localFlags.js";
+import * as remoteFlags from "./remoteFlags.js";
+import { FeatureFlagEvaluations } from "./snapshot.js";
+import type { OverrideFeatureFlagsOptions } from "./overrides.js";
+import type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, JsonType, UnresolvedFlagReason } from "./flags.js";
+import type {
+  AliasArgs,
+  AllFlagsArgs,
+  CaptureArgs,
+  CaptureExceptionArgs,
+  FlagArgs,
+  GroupIdentifyArgs,
+  IdentifyArgs,
+  MutationOrActionCtx,
+  RunActionCtx,
+  RunMutationCtx,
+  RunQueryCtx,
+} from "./types.js";
 
 export { PostHogInputError };
 export { toConvexSafe, fromConvexSafe, type ConvexSafe } from "../core/convexSafe.js";
@@ -47,286 +41,79 @@ export type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, Json
 export { FeatureFlagEvaluations };
 /** @posthog/convex's name for a flag's value: true/false or a variant key. */
 export type FeatureFlagValue = FlagValue;
-
-/** Queue health (see PostHog.status), and whether this client sends anything at all. */
-export type Status = ComponentStatus & {
-  /**
-   * "enabled"; "not_configured" when there is no project API key (captures are skipped, with
-   * one warning); "disabled" when the client was created with `disabled: true`.
-   */
-  analytics: "enabled" | "not_configured" | "disabled";
-};
-
-/** Message, stack and name of anything thrown (an Error, a string, an object with a message). */
-export function normalizeError(error: unknown): { message: string; stack?: string; name?: string } {
-  if (error instanceof Error) return { message: error.message, stack: error.stack, name: error.name };
-  if (typeof error === "string") return { message: error };
-  if (typeof error === "object" && error !== null && typeof (error as { message?: unknown }).message === "string") {
-    const { message, stack, name } = error as { message: string; stack?: unknown; name?: unknown };
-    return {
-      message,
-      ...(typeof stack === "string" ? { stack } : {}),
-      ...(typeof name === "string" ? { name } : {}),
-    };
-  }
-  return { message: String(error) };
-}
-
-export interface FlagContext {
-  distinctId?: string;
-  groups?: Record<string, string>;
-  /** Person properties to match on; `$` keys (e.g. `$device_id`) included. */
-  personProperties?: Record<string, unknown>;
-  /** Group type name to that group's properties. */
-  groupProperties?: Record<string, Record<string, unknown>>;
-}
-/** How a read behaves, with posthog-node's option names. */
-export interface FlagReadOptions {
-  /** Never ask PostHog's /flags endpoint (actions only ever would). */
-  onlyEvaluateLocally?: boolean;
-  /** Whether this read queues a `$feature_flag_called` exposure (mutations and actions). */
-  sendFeatureFlagEvents?: boolean;
-  disableGeoip?: boolean;
-}
-export interface FlagArgs extends FlagContext, FlagReadOptions {
-  key: string;
-}
-export interface AllFlagsArgs extends FlagContext, FlagReadOptions {
-  /** Only these flags. */
-  flagKeys?: string[];
-}
-
-export const DEFAULT_HOST = "https://us.i.posthog.com";
-
-/** Contexts by what they can do: mutations and actions can enqueue, anything can query. */
-export type RunMutationCtx = {
-  runMutation<M extends FunctionReference<"mutation", "internal">>(mutation: M, args: FunctionArgs<M>): Promise<FunctionReturnType<M>>;
-};
-export type RunQueryCtx = {
-  runQuery<Q extends FunctionReference<"query", "internal">>(query: Q, args: FunctionArgs<Q>): Promise<FunctionReturnType<Q>>;
-};
-export type RunActionCtx = {
-  runAction<A extends FunctionReference<"action", "internal">>(action: A, args: FunctionArgs<A>): Promise<FunctionReturnType<A>>;
-};
-
-/**
- * Contexts that can queue events: a mutation's or an action's ctx. Events are written to the
- * component's outbox with ctx.runMutation (and capture reads flags with ctx.runQuery), so
- * `Pick<MutationCtx, "scheduler">`, which @posthog/convex 2.x took, is not enough: pass the ctx.
- */
-export interface MutationOrActionCtx extends RunMutationCtx, RunQueryCtx {}
-
-/** An event as @posthog/convex hands it to hooks and takes it back. */
-export interface PostHogEvent {
-  event: string;
-  distinctId: string;
-  properties?: Record<string, unknown>;
-}
-/** An event as it will be sent, handed to `beforeSend` hooks. */
-export interface BeforeSendEvent extends PostHogEvent {
-  properties: Record<string, unknown>;
-  timestamp: string;
-  uuid: string;
-}
-/**
- * A `beforeSend` hook: return the event (changed or not) to send it, or null to drop it. A
- * returned event without `timestamp` or `uuid` keeps the original ones; without `properties`
- * it has none. May be async.
- */
-export type BeforeSendHook = (
-  event: BeforeSendEvent,
-) => BeforeSendResult | null | undefined | Promise<BeforeSendResult | null | undefined>;
-/** @posthog/convex's hook type, exactly (so its hooks can be called and chained as before); a BeforeSendHook. */
-export type BeforeSendFn = (event: PostHogEvent) => PostHogEvent | null;
-export type BeforeSendResult = PostHogEvent & { timestamp?: string; uuid?: string };
-
-/** What every Convex ctx has: the identify callback's ctx unless it names its own type. */
-export interface IdentifyCtx {
-  auth: Auth;
-  // Anything else the caller's ctx has (db, runQuery...), untyped as in @posthog/convex.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  [key: string]: any;
-}
-type Identified = { distinctId: string } | null | undefined;
-/**
- * Supplies a distinctId when a call gives none (an explicit distinctId always wins). It gets
- * the ctx the method was called with; annotate it with your own type, e.g.
- * `identify: async (ctx: QueryCtx) => ...` (any ctx type with `auth` is accepted).
- */
-export type IdentifyFn<Ctx = IdentifyCtx> = {
-  // Method syntax: a callback declared for a narrower ctx (QueryCtx) is accepted.
-  bivarianceHack(ctx: Ctx): Promise<Identified> | Identified;
-}["bivarianceHack"];
-
-export interface PostHogOptions {
-  /**
-   * Project API key (phc_...). Default: the POSTHOG_API_KEY environment variable, else
-   * POSTHOG_PROJECT_TOKEN (@posthog/convex 2.x's name). Without one, captures are skipped
-   * with one warning and `status` says "not_configured".
-   */
-  apiKey?: string;
-  /** Default: POSTHOG_HOST, else https://us.i.posthog.com. */
-  host?: string;
-  /** Personal API key for local flag evaluation. Default: POSTHOG_PERSONAL_API_KEY. */
-  personalApiKey?: string;
-  /** posthog-node 5.70's name for the personal (or project secret) API key; wins over personalApiKey. */
-  secretKey?: string;
-  beforeSend?: BeforeSendHook | BeforeSendHook[];
-  identify?: IdentifyFn;
-  /** Batch size, flush delay, timeouts and retry backoff of delivery. */
-  delivery?: DeliveryOptions;
-  /** Default for every flag read: queue `$feature_flag_called` exposures (default true). */
-  sendFeatureFlagEvents?: boolean;
-  /** posthog-node's spelling of sendFeatureFlagEvents (which wins when both are set). */
-  sendFeatureFlagEvent?: boolean;
-  /** How long a sent exposure suppresses the same one (default 7 days). */
-  exposureDedupWindowMs?: number;
-  /** Timeout of a /flags request (remote evaluation), as posthog-node: default 3000 ms. */
-  featureFlagsRequestTimeoutMs?: number;
-  /** Delay before the one retry of a /flags request: default 3000 ms. */
-  featureFlagsRetryDelayMs?: number;
-  /**
-   * As posthog-node: send nothing and evaluate nothing. Captures are skipped, flag reads
-   * answer as undecided (reason "disabled"), all-flags reads and remote reads are empty.
-   */
-  disabled?: boolean;
-}
-
-type Properties = Record<string, unknown>;
-type EventIdentity = { timestamp?: Date | string | number; uuid?: string; disableGeoip?: boolean };
-
-/** Flags to stamp on an event, as `$feature/<key>` and `$active_feature_flags`. */
-export interface EventFlagsArgs {
-  /** Stamp the flags of a snapshot from evaluateFlags. */
-  flags?: FlagsSnapshot;
-  /**
-   * Evaluate every flag now and stamp them: locally when definitions are loaded (no
-   * network request). As posthog-node, the object form says what to evaluate with.
-   */
-  sendFeatureFlags?:
-    | boolean
-    | {
-        personProperties?: Record<string, unknown>;
-        groupProperties?: Record<string, Record<string, unknown>>;
-        flagKeys?: string[];
-        onlyEvaluateLocally?: boolean;
-      };
-}
-export interface CaptureArgs extends EventIdentity, EventFlagsArgs {
-  distinctId?: string;
-  event: string;
-  properties?: Properties;
-  groups?: Record<string, string | number>;
-}
-export interface IdentifyArgs extends EventIdentity {
-  distinctId?: string;
-  properties?: Properties & { $set?: Properties; $set_once?: Properties; $anon_distinct_id?: string };
-}
-export interface AliasArgs extends EventIdentity {
-  distinctId?: string;
-  alias: string;
-}
-export interface GroupIdentifyArgs extends EventIdentity {
-  groupType: string;
-  groupKey: string | number;
-  properties?: Properties;
-  distinctId?: string;
-}
-export interface CaptureExceptionArgs extends EventIdentity, EventFlagsArgs {
-  error: unknown;
-  distinctId?: string;
-  additionalProperties?: Properties;
-}
+export type { Status };
+export { DEFAULT_HOST, type PostHogOptions } from "./config.js";
+export { normalizeError } from "./events.js";
+export type { BeforeSendEvent, BeforeSendFn, BeforeSendHook, BeforeSendResult, PostHogEvent } from "./beforeSend.js";
+export type {
+  AliasArgs,
+  AllFlagsArgs,
+  CaptureArgs,
+  CaptureExceptionArgs,
+  EventFlagsArgs,
+  FlagArgs,
+  FlagContext,
+  FlagReadOptions,
+  GroupIdentifyArgs,
+  IdentifyArgs,
+  IdentifyCtx,
+  IdentifyFn,
+  MutationOrActionCtx,
+  RunActionCtx,
+  RunMutationCtx,
+  RunQueryCtx,
+} from "./types.js";
 
 export class PostHog {
-  readonly #overrides = new FlagOverrides();
+  readonly #config: ClientConfig;
 
   constructor(
     public component: ComponentApi,
-    private options: PostHogOptions = {},
-  ) {}
+    options: PostHogOptions = {},
+  ) {
+    this.#config = new ClientConfig(component, options);
+  }
+
+  // --- events (mutations and actions) ---
 
   /** Queue an event. In a mutation it commits or rolls back with the mutation. */
   async capture(ctx: MutationOrActionCtx, args: CaptureArgs): Promise<void> {
-    if (this.options.disabled) return;
-    const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
-    const { flags, sendFeatureFlags, ...event } = args;
-    // The caller's own $feature/* properties win over computed ones.
-    const stamped = await this.eventFlagProperties(ctx, { flags, sendFeatureFlags }, distinctId, event);
-    const properties = stamped ? { ...stamped, ...event.properties } : event.properties;
-    await this.enqueue(ctx, buildCaptureMessage({ ...event, properties, distinctId }, this.buildOptions()));
+    await events.capture(this.#config, ctx, args);
   }
 
   async identify(ctx: MutationOrActionCtx, args: IdentifyArgs): Promise<void> {
-    if (this.options.disabled) return;
-    const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
-    await this.enqueue(ctx, buildIdentifyMessage({ ...args, distinctId }, this.buildOptions()));
+    await events.identify(this.#config, ctx, args);
   }
 
   async alias(ctx: MutationOrActionCtx, args: AliasArgs): Promise<void> {
-    if (this.options.disabled) return;
-    const distinctId = await this.resolveDistinctId(ctx, args.distinctId);
-    await this.enqueue(ctx, buildAliasMessage({ ...args, distinctId }, this.buildOptions()));
+    await events.alias(this.#config, ctx, args);
   }
 
   /** Set group properties. Without a distinctId PostHog's `$<type>_<key>` is used. */
   async groupIdentify(ctx: MutationOrActionCtx, args: GroupIdentifyArgs): Promise<void> {
-    if (this.options.disabled) return;
-    await this.enqueue(ctx, buildGroupIdentifyMessage(args, this.buildOptions()));
+    await events.groupIdentify(this.#config, ctx, args);
   }
 
   /** Capture an Error, a string, or any object with a `message`, as a `$exception` event. */
   async captureException(ctx: MutationOrActionCtx, args: CaptureExceptionArgs): Promise<void> {
-    if (this.options.disabled) return;
-    const distinctId = await this.findDistinctId(ctx, args.distinctId);
-    const { flags, sendFeatureFlags, ...exception } = args;
-    // Flags need someone to evaluate them for: without a distinct id, sendFeatureFlags stamps nothing.
-    const stamped =
-      distinctId === undefined && flags === undefined
-        ? undefined
-        : await this.eventFlagProperties(ctx as RunMutationCtx & RunQueryCtx, { flags, sendFeatureFlags }, distinctId ?? "", exception);
-    const additionalProperties = stamped ? { ...stamped, ...exception.additionalProperties } : exception.additionalProperties;
-    await this.enqueue(ctx, buildExceptionMessage({ ...exception, additionalProperties, distinctId }, this.buildOptions()));
+    await events.captureException(this.#config, ctx, args);
   }
 
-  /**
-   * `$feature/*` and `$active_feature_flags` for an event, or undefined when none were asked
-   * for. As posthog-node: a snapshot wins over sendFeatureFlags; sendFeatureFlags evaluates
-   * locally when definitions are loaded (no request), otherwise, in an action, asks /flags once.
-   */
-  private async eventFlagProperties(
-    ctx: RunMutationCtx & RunQueryCtx,
-    { flags, sendFeatureFlags }: EventFlagsArgs,
-    distinctId: string,
-    event: { groups?: Record<string, string | number>; disableGeoip?: boolean },
-  ): Promise<Properties | undefined> {
-    if (flags === undefined && !sendFeatureFlags) return undefined;
-    if (flags === undefined && !("runQuery" in ctx)) {
-      throw new PostHogInputError("ctx", "sendFeatureFlags evaluates flags: pass the ctx of a mutation or an action");
-    }
-    const how = typeof sendFeatureFlags === "object" ? sendFeatureFlags : {};
-    const snapshot =
-      flags ??
-      (await this.snapshot(ctx, { ...how, distinctId, groups: stringGroups(event.groups), disableGeoip: event.disableGeoip }, "capture"));
-    const values: Record<string, FlagValue> = {};
-    for (const [key, result] of Object.entries(snapshot.flags)) defineOwn(values, key, result.value!);
-    return flagProperties(values);
-  }
+  // --- operations ---
 
   /** Deliver everything queued now (including events waiting to retry); say how it went. */
   async flush(ctx: RunActionCtx): Promise<FlushResult> {
-    return await ctx.runAction(this.component.delivery.flush, this.deliveryArgs());
+    return await admin.flush(this.#config, ctx);
   }
 
   /** Queue health: pending count and age, dead letters, last delivery outcome, configuration. */
   async status(ctx: RunQueryCtx): Promise<Status> {
-    const analytics = this.options.disabled ? "disabled" : this.projectApiKey() === undefined ? "not_configured" : "enabled";
-    return { ...(await ctx.runQuery(this.component.status.get, {})), analytics };
+    return await admin.status(this.#config, ctx);
   }
 
   /** Events PostHog rejected permanently (bad key, malformed...), with the error. */
   async listDeadLetters(ctx: RunQueryCtx, args: { limit?: number } = {}): Promise<DeadLetter[]> {
-    return await ctx.runQuery(this.component.events.listDeadLetters, args);
+    return await admin.listDeadLetters(this.#config, ctx, args);
   }
 
   /**
@@ -335,23 +122,31 @@ export class PostHog {
    * Returns how many; call again while it returns 1,000.
    */
   async resendDeadLetters(ctx: MutationOrActionCtx, args: { limit?: number } = {}): Promise<number> {
-    return await ctx.runMutation(this.component.events.resendDeadLetters, {
-      ...args,
-      destination: this.destination(),
-      ...this.deliveryArgs(),
-    });
+    return await admin.resendDeadLetters(this.#config, ctx, args);
+  }
+
+  /**
+   * Fetch flag definitions from PostHog into the component (action). Call it from your
+   * own cron; PostHog bills each poll as 10 flag requests. Needs the personal API key.
+   */
+  async refreshFlagDefinitions(ctx: RunActionCtx, args: { timeoutMs?: number } = {}): Promise<RefreshResult> {
+    return await admin.refreshFlagDefinitions(this.#config, ctx, args);
+  }
+
+  /** posthog-node's (and @posthog/convex's) name for refreshFlagDefinitions. */
+  async reloadFeatureFlags(ctx: RunActionCtx): Promise<RefreshResult> {
+    return await admin.refreshFlagDefinitions(this.#config, ctx, {});
   }
 
   // --- feature flags (queries, mutations and actions) ---
 
   /** The flag's value (true/false or a variant key), or undefined if it cannot be decided. */
   async getFeatureFlag(ctx: RunQueryCtx, args: FlagArgs): Promise<FlagValue | undefined> {
-    return (await this.getFeatureFlagResult(ctx, args)).value;
+    return await localFlags.getFeatureFlag(this.#config, ctx, args);
   }
 
   async isFeatureEnabled(ctx: RunQueryCtx, args: FlagArgs): Promise<boolean | undefined> {
-    const result = await this.getFeatureFlagResult(ctx, args);
-    return result.value === undefined ? undefined : result.enabled;
+    return await localFlags.isFeatureEnabled(this.#config, ctx, args);
   }
 
   /**
@@ -360,16 +155,7 @@ export class PostHog {
    * distinct id, flag, response and groups) unless `sendFeatureFlagEvents: false`.
    */
   async getFeatureFlagResult(ctx: RunQueryCtx, args: FlagArgs): Promise<FlagReadResult> {
-    if (this.options.disabled) return undecidedResult(args.key, "disabled");
-    // As posthog-node: an overridden flag is answered without evaluation or exposure.
-    if (this.#overrides.hasFlag(args.key)) return this.#overrides.result(args.key);
-    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
-    const { decisions } = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
-    const decision = decisions[0]!;
-    if (canWrite(ctx) && this.sendsExposures(args)) {
-      await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
-    }
-    return this.#overrides.withPayload(decision.result);
+    return await localFlags.getFeatureFlagResult(this.#config, ctx, args);
   }
 
   /**
@@ -381,31 +167,12 @@ export class PostHog {
     ctx: RunQueryCtx,
     args: FlagArgs & { matchValue?: FlagValue },
   ): Promise<JsonType | null | undefined> {
-    if (this.options.disabled) return undefined;
-    if (this.#overrides.hasPayload(args.key)) return this.#overrides.payloads![args.key];
-    if (args.matchValue !== undefined) {
-      const answer = JSON.parse(
-        await ctx.runQuery(this.component.flags.payloadFor, { key: args.key, matchValue: args.matchValue }),
-      ) as { state: string; found?: boolean; payload?: JsonType | null };
-      if (answer.state === "loaded" && answer.found) return answer.payload ?? null;
-      // As posthog-node: with no local definition, an action asks /flags (matchValue unused there).
-      if (!canFetch(ctx) || args.onlyEvaluateLocally) return undefined;
-      const distinctId = await this.flagDistinctId(ctx, args.distinctId);
-      return remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key])).result.payload;
-    }
-    if (this.#overrides.hasFlag(args.key)) {
-      const overridden = this.#overrides.result(args.key);
-      return overridden.value === undefined ? undefined : overridden.payload;
-    }
-    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
-    const { decisions } = await this.decide(ctx, { ...args, distinctId }, [args.key], args, "one");
-    const { result } = decisions[0]!;
-    return result.value === undefined ? undefined : result.payload;
+    return await localFlags.getFeatureFlagPayload(this.#config, ctx, args);
   }
 
   /** Every decidable flag (undecidable ones are left out), as { key: value }. */
   async getAllFlags(ctx: RunQueryCtx, args: AllFlagsArgs = {}): Promise<Record<string, FlagValue>> {
-    return (await this.getAllFlagsAndPayloads(ctx, args)).featureFlags;
+    return await localFlags.getAllFlags(this.#config, ctx, args);
   }
 
   /** Values and payloads of every decidable flag; payloads only where truthy, as posthog-node. */
@@ -413,19 +180,7 @@ export class PostHog {
     ctx: RunQueryCtx,
     args: AllFlagsArgs = {},
   ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
-    const featureFlags: Record<string, FlagValue> = {};
-    const featureFlagPayloads: Record<string, JsonType> = {};
-    const distinctId = await this.findDistinctId(ctx, args.distinctId);
-    // As posthog-node: nothing without a distinct id, nor when disabled.
-    if (distinctId === undefined || this.options.disabled) return { featureFlags, featureFlagPayloads };
-    const { decisions } = await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args, "all");
-    for (const { result, listsPayload } of decisions) {
-      if (result.value === undefined) continue;
-      defineOwn(featureFlags, result.key, result.value);
-      if (listsPayload) defineOwn(featureFlagPayloads, result.key, result.payload!);
-    }
-    this.#overrides.applyToMaps(featureFlags, featureFlagPayloads);
-    return { featureFlags, featureFlagPayloads };
+    return await localFlags.getAllFlagsAndPayloads(this.#config, ctx, args);
   }
 
   /**
@@ -437,50 +192,7 @@ export class PostHog {
   async evaluateFlags(ctx: RunMutationCtx & RunQueryCtx, args?: AllFlagsArgs): Promise<FeatureFlagEvaluations>;
   async evaluateFlags(ctx: RunQueryCtx, args?: AllFlagsArgs): Promise<FlagsSnapshot>;
   async evaluateFlags(ctx: RunQueryCtx, args: AllFlagsArgs = {}): Promise<FlagsSnapshot> {
-    const { snapshot, facts, response } = await this.evaluateSnapshot(ctx, args, "snapshot");
-    if (!canWrite(ctx)) return snapshot;
-    // In a mutation or action, reads through the snapshot's accessors record exposures.
-    const recorder = {
-      sends: (perRead: boolean | undefined) => this.sendsExposures({ sendFeatureFlagEvents: perRead }),
-      record: (who: { distinctId: string; groups?: Record<string, string>; disableGeoip?: boolean }, what: ExposureFacts) =>
-        this.sendExposure(ctx as unknown as RunMutationCtx, who, what),
-    };
-    return new FeatureFlagEvaluations({
-      ...snapshot,
-      unresolvedFlags: snapshot.unresolvedFlags ?? {},
-      disableGeoip: args.disableGeoip,
-      facts,
-      response,
-      recorder,
-    });
-  }
-
-  private async snapshot(ctx: RunQueryCtx, args: AllFlagsArgs, mode: "snapshot" | "capture"): Promise<FlagsSnapshot> {
-    return (await this.evaluateSnapshot(ctx, args, mode)).snapshot;
-  }
-
-  /** The decided flags as a snapshot, with each one's exposure facts and what /flags said overall. */
-  private async evaluateSnapshot(
-    ctx: RunQueryCtx,
-    args: AllFlagsArgs,
-    mode: "snapshot" | "capture",
-  ): Promise<{ snapshot: FlagsSnapshot; facts: Map<string, ExposureFacts>; response: SnapshotResponse }> {
-    const distinctId = await this.findDistinctId(ctx, args.distinctId);
-    const groups = args.groups ? { groups: args.groups } : {};
-    // posthog-node answers {} without a distinct id, when disabled, or for an empty flagKeys, asking nothing.
-    if (distinctId === undefined || this.options.disabled || (mode === "snapshot" && args.flagKeys?.length === 0)) {
-      const { facts, response } = snapshotParts([]);
-      return { snapshot: { distinctId: distinctId ?? "", flags: {}, ...groups }, facts, response };
-    }
-    const { decisions, answer, minimalGate } = await this.decide(ctx, { ...args, distinctId }, args.flagKeys, args, mode);
-    const { flags, unresolvedFlags, facts, response } = snapshotParts(decisions, answer, minimalGate);
-    // As posthog-node: overrides apply to local evaluations (a capture's remote answer has none);
-    // a capture evaluates like getAllFlags, whose overrides flagKeys does not limit.
-    if (mode === "snapshot") this.#overrides.applyToSnapshot(flags, facts, args.flagKeys);
-    else if (answer === undefined) this.#overrides.applyToSnapshot(flags, facts, undefined);
-    for (const key of Object.keys(flags)) delete unresolvedFlags[key];
-    const snapshot: FlagsSnapshot = { distinctId, flags, ...groups, ...(mode === "snapshot" ? { unresolvedFlags } : {}) };
-    return { snapshot, facts, response };
+    return await localFlags.evaluateFlags(this.#config, ctx, args);
   }
 
   /**
@@ -490,127 +202,7 @@ export class PostHog {
    * Overridden single-flag reads send no exposure. Kept by this client object, in this isolate.
    */
   overrideFeatureFlags(overrides: OverrideFeatureFlagsOptions): void {
-    this.#overrides.set(overrides);
-  }
-
-  /**
-   * The payload of a remote config flag, from PostHog's remote config endpoint (action; needs
-   * the personal or secret API key). Undefined when PostHog cannot be reached or says no.
-   */
-  async getRemoteConfigPayload(ctx: RunActionCtx, args: { key: string; timeoutMs?: number }): Promise<JsonType | undefined> {
-    void ctx; // an action's ctx: only actions may make network requests
-    const personalApiKey = this.personalApiKey();
-    if (personalApiKey === undefined) {
-      throw new PostHogInputError(
-        "personalApiKey",
-        "remote config payloads need a personal API key: pass secretKey (or personalApiKey) to new PostHog(...) or set POSTHOG_PERSONAL_API_KEY",
-      );
-    }
-    return (await fetchRemoteConfigPayload({ ...this.destination(), personalApiKey, ...args })) as JsonType | undefined;
-  }
-
-  /**
-   * Record that a user saw a flag's value read in a query (queries cannot write): pass the
-   * result the query returned. Deduplicated like every exposure.
-   */
-  async captureExposure(
-    ctx: MutationOrActionCtx,
-    args: { distinctId: string; result: FeatureFlagResult; groups?: Record<string, string>; disableGeoip?: boolean },
-  ): Promise<void> {
-    const facts = factsOf(args.result);
-    // Only a flag known to have no experiment can be sent minimal; then the stored gate decides.
-    if (facts.hasExperiment === false && "runQuery" in ctx) {
-      facts.minimalGate = await (ctx as RunMutationCtx & RunQueryCtx).runQuery(this.component.flags.minimalFlagCalledEvents, {});
-    }
-    await this.sendExposure(ctx, args, facts);
-  }
-
-  /**
-   * Fetch flag definitions from PostHog into the component (action). Call it from your
-   * own cron; PostHog bills each poll as 10 flag requests. Needs the personal API key.
-   */
-  async refreshFlagDefinitions(ctx: RunActionCtx, args: { timeoutMs?: number } = {}): Promise<RefreshResult> {
-    if (this.options.disabled) return { result: "disabled" };
-    const personalApiKey = this.personalApiKey();
-    if (personalApiKey === undefined) {
-      throw new PostHogInputError(
-        "personalApiKey",
-        "local flag evaluation needs a personal API key: pass personalApiKey to new PostHog(...) or set POSTHOG_PERSONAL_API_KEY",
-      );
-    }
-    return await ctx.runAction(this.component.definitions.refresh, { ...this.destination(), personalApiKey, ...args });
-  }
-
-  /** posthog-node's (and @posthog/convex's) name for refreshFlagDefinitions. */
-  async reloadFeatureFlags(ctx: RunActionCtx): Promise<RefreshResult> {
-    return await this.refreshFlagDefinitions(ctx);
-  }
-
-  /**
-   * Decide flags from the stored definitions, then, in an action, ask PostHog's /flags for
-   * what that left undecided, exactly when posthog-node would:
-   * - "one": a single flag read; any undecided flag is asked for by key.
-   * - "all": getAllFlags; one request when definitions are missing or a flag PostHog
-   *   evaluates server-side is undecided; PostHog's values then overwrite local ones.
-   * - "snapshot": evaluateFlags; local values stand, PostHog fills in the rest, and a
-   *   requested key with no local definition also asks.
-   * - "capture": sendFeatureFlags; asks only when there are no definitions at all.
-   */
-  private async decide(
-    ctx: RunQueryCtx,
-    context: FlagContext & { distinctId: string },
-    keys: string[] | undefined,
-    how: FlagReadOptions,
-    mode: "one" | "all" | "snapshot" | "capture",
-  ): Promise<{ decisions: Decision[]; answer?: RemoteFlagsResult; minimalGate: boolean }> {
-    const encoded = encodeFlagContext({
-      distinctId: context.distinctId,
-      groups: context.groups,
-      personProperties: context.personProperties,
-      groupProperties: context.groupProperties,
-    });
-    const evaluation = JSON.parse(await ctx.runQuery(this.component.flags.evaluate, { context: encoded, keys })) as Evaluation;
-    const loaded = evaluation.state === "loaded";
-    if (evaluation.state === "not_loaded") this.warnDefinitionsNotLoaded();
-    const local = loaded
-      ? evaluation.results.map(localDecision)
-      : (keys ?? []).map((key) =>
-          localDecision({ key, resolved: false, reason: evaluation.state === "not_loaded" ? "definitions_not_loaded" : "quota_limited", serverRequired: false }),
-        );
-    const storedGate = loaded && evaluation.minimalFlagCalledEvents;
-    const settle = (decisions: Decision[], answer?: RemoteFlagsResult) => {
-      // posthog-node's gate is its last writer: this read's /flags answer, else the definitions.
-      const minimalGate = answer?.ok ? answer.minimalFlagCalledEvents === true : storedGate;
-      for (const decision of decisions) decision.facts.minimalGate = minimalGate;
-      return { decisions, ...(answer ? { answer } : {}), minimalGate };
-    };
-    if (how.onlyEvaluateLocally || !canFetch(ctx) || this.projectApiKey() === undefined) return settle(local);
-    const noFlags = !loaded || (keys === undefined && local.length === 0);
-    const undecided = local.some((d) => d.result.value === undefined && !d.clientOnly);
-    const ask =
-      noFlags ||
-      (mode !== "capture" && undecided) ||
-      (mode === "snapshot" && local.some((d) => d.result.reason === "unknown_flag"));
-    if (!ask) return settle(local);
-
-    // A capture's fallback asks for every flag, as posthog-node's (its flagKeys is local-only).
-    const answer = await this.askPostHog(context.distinctId, { ...context, ...how }, mode === "capture" ? undefined : keys);
-    if (mode === "one") return settle(local.map((d) => (d.result.value === undefined ? remoteDecision(d.result.key, answer) : d)), answer);
-    if (!answer.ok) return settle(local, answer);
-    const merged = new Map(local.map((d) => [d.result.key, d]));
-    for (const key of Object.keys(answer.flags)) {
-      const mine = merged.get(key);
-      if (mode === "snapshot" && mine?.result.value !== undefined) continue; // local stands
-      merged.set(key, remoteDecision(key, answer));
-    }
-    return settle([...merged.values()], answer);
-  }
-
-  private remoteTimings() {
-    return {
-      ...(this.options.featureFlagsRequestTimeoutMs !== undefined ? { timeoutMs: this.options.featureFlagsRequestTimeoutMs } : {}),
-      ...(this.options.featureFlagsRetryDelayMs !== undefined ? { retryDelayMs: this.options.featureFlagsRetryDelayMs } : {}),
-    };
+    this.#config.overrides.set(overrides);
   }
 
   // --- remote evaluation (actions) ---
@@ -621,32 +213,17 @@ export class PostHog {
    * flag does not exist or PostHog could not be reached. An exposure, like getFeatureFlag.
    */
   async evaluateFlag(ctx: RunActionCtx, args: FlagArgs): Promise<FlagValue | null> {
-    return (await this.evaluateFlagResult(ctx, args)).value ?? null;
+    return await remoteFlags.evaluateFlag(this.#config, ctx, args);
   }
 
   /** As evaluateFlag, with payload and the reason (evaluated_remotely, flag_missing, remote_error, quota_limited). */
   async evaluateFlagResult(ctx: RunActionCtx, args: FlagArgs): Promise<FlagReadResult> {
-    if (this.options.disabled) return undecidedResult(args.key, "disabled");
-    if (this.#overrides.hasFlag(args.key)) return this.#overrides.result(args.key);
-    if (this.projectApiKey() === undefined) return undecidedResult(args.key, "not_configured");
-    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
-    const answer = await this.askPostHog(distinctId, args, [args.key]);
-    const decision = remoteDecision(args.key, answer);
-    decision.facts.minimalGate = answer.ok && answer.minimalFlagCalledEvents === true;
-    if (canWrite(ctx) && this.sendsExposures(args)) {
-      await this.sendExposure(ctx, { ...args, distinctId }, decision.facts);
-    }
-    return this.#overrides.withPayload(decision.result);
+    return await remoteFlags.evaluateFlagResult(this.#config, ctx, args);
   }
 
   /** The flag's payload from PostHog's /flags endpoint, or null. Never an exposure. */
   async evaluateFlagPayload(ctx: RunActionCtx, args: FlagArgs): Promise<JsonType | null> {
-    if (this.options.disabled) return null;
-    if (this.#overrides.hasPayload(args.key)) return this.#overrides.payloads![args.key]!;
-    if (this.#overrides.hasFlag(args.key)) return this.#overrides.result(args.key).payload ?? null;
-    if (this.projectApiKey() === undefined) return null;
-    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
-    return remoteDecision(args.key, await this.askPostHog(distinctId, args, [args.key])).result.payload ?? null;
+    return await remoteFlags.evaluateFlagPayload(this.#config, ctx, args);
   }
 
   /** Every flag from one /flags request; empty maps when PostHog could not be reached. */
@@ -654,193 +231,39 @@ export class PostHog {
     ctx: RunActionCtx,
     args: AllFlagsArgs = {},
   ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
-    const featureFlags: Record<string, FlagValue> = {};
-    const featureFlagPayloads: Record<string, JsonType> = {};
-    if (this.options.disabled || this.projectApiKey() === undefined) return { featureFlags, featureFlagPayloads };
-    const distinctId = await this.flagDistinctId(ctx, args.distinctId);
-    const answer = await this.askPostHog(distinctId, args, args.flagKeys);
-    if (answer.ok) {
-      for (const [key, flag] of Object.entries(answer.flags)) {
-        defineOwn(featureFlags, key, flag.value);
-        if (flag.listsPayload) defineOwn(featureFlagPayloads, key, flag.payload as JsonType);
-      }
-    }
-    this.#overrides.applyToMaps(featureFlags, featureFlagPayloads);
-    return { featureFlags, featureFlagPayloads };
+    return await remoteFlags.evaluateAllFlags(this.#config, ctx, args);
   }
 
-  private async askPostHog(distinctId: string, args: FlagContext & FlagReadOptions, flagKeys: string[] | undefined): Promise<RemoteFlagsResult> {
-    return await fetchRemoteFlags({
-      ...this.destination(),
-      distinctId,
-      groups: args.groups,
-      personProperties: args.personProperties,
-      groupProperties: args.groupProperties,
-      disableGeoip: args.disableGeoip,
-      ...(flagKeys ? { flagKeys } : {}),
-      ...this.remoteTimings(),
-    });
+  /**
+   * The payload of a remote config flag, from PostHog's remote config endpoint (action; needs
+   * the personal or secret API key). Undefined when PostHog cannot be reached or says no.
+   */
+  async getRemoteConfigPayload(ctx: RunActionCtx, args: { key: string; timeoutMs?: number }): Promise<JsonType | undefined> {
+    return await remoteFlags.getRemoteConfigPayload(this.#config, ctx, args);
   }
 
-  /** Queue a `$feature_flag_called` event unless the same exposure was already sent. */
-  private async sendExposure(
-    ctx: RunMutationCtx,
-    who: { distinctId: string; groups?: Record<string, string>; disableGeoip?: boolean },
-    facts: ExposureFacts,
+  // --- exposures ---
+
+  /**
+   * Record that a user saw a flag's value read in a query (queries cannot write): pass the
+   * result the query returned. Deduplicated like every exposure.
+   */
+  async captureExposure(
+    ctx: MutationOrActionCtx,
+    args: { distinctId: string; result: FeatureFlagResult; groups?: Record<string, string>; disableGeoip?: boolean },
   ): Promise<void> {
-    const destination = this.configuredDestination();
-    if (destination === undefined) return;
-    const built = buildCaptureMessage(
-      {
-        distinctId: who.distinctId,
-        event: "$feature_flag_called",
-        properties: flagCalledProperties(facts),
-        groups: who.groups,
-        disableGeoip: who.disableGeoip,
-      },
-      this.buildOptions(),
-    );
-    const message = await this.runBeforeSend(built);
-    if (message === null) return;
-    await ctx.runMutation(this.component.exposures.record, {
-      destination,
-      ...outboxMessage(message),
-      dedupKey: exposureDedupKey(who.distinctId, facts.key, facts.response, who.groups),
-      ...(isMinimalExposure(facts) ? { minimal: true } : {}),
-      ...(this.options.exposureDedupWindowMs !== undefined ? { dedupWindowMs: this.options.exposureDedupWindowMs } : {}),
-      ...this.deliveryArgs(),
-    });
+    await exposures.captureExposure(this.#config, ctx, args);
   }
 
-  // --- internals ---
-
-  private async enqueue(ctx: RunMutationCtx, built: PostHogMessage): Promise<void> {
-    const message = await this.runBeforeSend(built);
-    if (message === null) return;
-    const encoded = outboxMessage(message); // bad input throws even when nothing would be sent
-    const destination = this.configuredDestination();
-    if (destination === undefined) return;
-    await ctx.runMutation(this.component.events.enqueue, { destination, ...encoded, ...this.deliveryArgs() });
-  }
-
-  private async runBeforeSend(message: PostHogMessage): Promise<PostHogMessage | null> {
-    const hooks = this.options.beforeSend;
-    if (hooks === undefined) return message;
-    let event: BeforeSendResult | null | undefined = {
-      event: message.event,
-      distinctId: message.distinct_id,
-      properties: message.properties,
-      timestamp: message.timestamp,
-      uuid: message.uuid,
-    };
-    for (const hook of Array.isArray(hooks) ? hooks : [hooks]) {
-      try {
-        event = await hook({
-          ...event,
-          properties: event.properties ?? {},
-          timestamp: event.timestamp ?? message.timestamp,
-          uuid: event.uuid ?? message.uuid,
-        });
-      } catch (error) {
-        // As posthog-node: a failing hook drops the event rather than the caller's work.
-        console.warn(`PostHog: beforeSend threw for event "${message.event}", dropping it:`, error);
-        return null;
-      }
-      if (event === null || event === undefined) return null;
-    }
-    // A hook written for @posthog/convex returns no timestamp or uuid: keep the originals.
-    return {
-      event: event.event,
-      distinct_id: event.distinctId,
-      properties: event.properties ?? {},
-      timestamp: event.timestamp ?? message.timestamp,
-      uuid: event.uuid ?? message.uuid,
-    };
-  }
-
-  /** Flag reads: as posthog-node, an explicit "" is evaluated like any other id. */
-  private async flagDistinctId(ctx: unknown, explicit: string | undefined): Promise<string> {
-    return explicit ?? (await this.resolveDistinctId(ctx, undefined));
-  }
-
-  /** Whether a flag read queues an exposure: the call's option, then the client's, then yes. */
-  private sendsExposures(args: FlagReadOptions): boolean {
-    return args.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvent ?? true;
-  }
-
-  /** An explicit distinctId wins; otherwise the identify callback's, if any. */
-  private async findDistinctId(ctx: unknown, explicit: string | undefined): Promise<string | undefined> {
-    if (explicit !== undefined && explicit !== "") return explicit;
-    // The callback gets the ctx the method was called with, whatever type it declared.
-    const identified = await this.options.identify?.(ctx as IdentifyCtx);
-    return identified?.distinctId || undefined;
-  }
-
-  private async resolveDistinctId(ctx: unknown, explicit: string | undefined): Promise<string> {
-    const distinctId = await this.findDistinctId(ctx, explicit);
-    if (distinctId !== undefined) return distinctId;
-    throw new PostHogInputError(
-      "distinctId",
-      "required: pass distinctId, or configure an identify callback that returns one",
-    );
-  }
-
-  private buildOptions() {
-    return { lib: { name: LIB_NAME, version: LIB_VERSION }, now: Date.now() };
-  }
-
-  private deliveryArgs(): { options?: DeliveryOptions } {
-    return this.options.delivery ? { options: this.options.delivery } : {};
-  }
+  // --- configuration ---
 
   /** Host and key, read when a method runs (env vars may change between deployments). */
   destination(): { host: string; apiKey: string } {
-    const apiKey = this.projectApiKey();
-    if (apiKey === undefined) throw new PostHogInputError("apiKey", NOT_CONFIGURED);
-    const host = (this.options.host ?? readEnv("POSTHOG_HOST") ?? DEFAULT_HOST).trim().replace(/\/+$/, "");
-    return { host: host === "" ? DEFAULT_HOST : host, apiKey };
-  }
-
-  /** The destination, or undefined (warned about once) when there is no project API key. */
-  private configuredDestination(): { host: string; apiKey: string } | undefined {
-    if (this.projectApiKey() !== undefined) return this.destination();
-    if (!this.warnedNotConfigured) {
-      this.warnedNotConfigured = true;
-      console.warn(`PostHog: analytics is not configured, events are skipped: ${NOT_CONFIGURED}`);
-    }
-    return undefined;
-  }
-  private warnedNotConfigured = false;
-
-  /** @posthog/convex refreshed definitions by itself; here a forgotten cron must not go unnoticed. */
-  private warnDefinitionsNotLoaded(): void {
-    if (this.warnedDefinitionsNotLoaded) return;
-    this.warnedDefinitionsNotLoaded = true;
-    console.warn(
-      "PostHog: no flag definitions are loaded, so local flag reads are undecided (reason definitions_not_loaded): " +
-        "call posthog.refreshFlagDefinitions from a cron in convex/crons.ts (see the README)",
-    );
-  }
-  private warnedDefinitionsNotLoaded = false;
-
-  /** The project API key: the option, POSTHOG_API_KEY, then 2.x's POSTHOG_PROJECT_TOKEN. */
-  private projectApiKey(): string | undefined {
-    for (const key of [this.options.apiKey, readEnv("POSTHOG_API_KEY"), readEnv("POSTHOG_PROJECT_TOKEN")]) {
-      if (key !== undefined && key.trim() !== "") return key.trim();
-    }
-    return undefined;
+    return this.#config.destination();
   }
 
   /** Personal API key for flag definitions; never stored by the component. */
   personalApiKey(): string | undefined {
-    const key = (this.options.secretKey ?? this.options.personalApiKey ?? readEnv("POSTHOG_PERSONAL_API_KEY") ?? "").trim();
-    return key === "" ? undefined : key;
+    return this.#config.personalApiKey();
   }
-}
-
-const NOT_CONFIGURED =
-  "no PostHog project API key: pass apiKey to new PostHog(...) or set the POSTHOG_API_KEY (or POSTHOG_PROJECT_TOKEN) environment variable";
-
-function readEnv(name: string): string | undefined {
-  return typeof process === "undefined" ? undefined : process.env[name];
 }

@@ -12,12 +12,13 @@ import type { FlagValue } from "../core/flags/index.js";
 import { defineOwn } from "../core/flagContext.js";
 import type { RemoteFlagsResult } from "../core/remoteFlags.js";
 import { UNRESOLVED_FLAG_REASONS, type Decision, type FlagReadResult, type FlagsSnapshot, type JsonType, type UnresolvedFlagReason } from "./flags.js";
+import type { ExposureTarget } from "./types.js";
 
 /** What a snapshot needs from the client to record exposures. */
 export interface ExposureRecorder {
   /** Whether a read sends an exposure: the read's option, then the client's, then yes. */
   sends(perRead: boolean | undefined): boolean;
-  record(who: { distinctId: string; groups?: Record<string, string>; disableGeoip?: boolean }, facts: ExposureFacts): Promise<void>;
+  record(who: ExposureTarget, facts: ExposureFacts): Promise<void>;
 }
 
 /** What the /flags answer of the evaluation, if any, said for every flag. */

@@ -1,0 +1,48 @@
+// Operating the client: delivering now, queue health, dead letters, and loading flag
+// definitions (from the app's cron).
+import type { DeadLetter, FlushResult, RefreshResult, Status as ComponentStatus } from "../component/validators.js";
+import { PostHogInputError } from "../core/messages.js";
+import type { ClientConfig } from "./config.js";
+import type { MutationOrActionCtx, RunActionCtx, RunQueryCtx } from "./types.js";
+
+/** Queue health (see PostHog.status), and whether this client sends anything at all. */
+export type Status = ComponentStatus & {
+  /**
+   * "enabled"; "not_configured" when there is no project API key (captures are skipped, with
+   * one warning); "disabled" when the client was created with `disabled: true`.
+   */
+  analytics: "enabled" | "not_configured" | "disabled";
+};
+
+export async function flush(config: ClientConfig, ctx: RunActionCtx): Promise<FlushResult> {
+  return await ctx.runAction(config.component.delivery.flush, config.deliveryArgs());
+}
+
+export async function status(config: ClientConfig, ctx: RunQueryCtx): Promise<Status> {
+  const analytics = config.disabled ? "disabled" : config.projectApiKey() === undefined ? "not_configured" : "enabled";
+  return { ...(await ctx.runQuery(config.component.status.get, {})), analytics };
+}
+
+export async function listDeadLetters(config: ClientConfig, ctx: RunQueryCtx, args: { limit?: number }): Promise<DeadLetter[]> {
+  return await ctx.runQuery(config.component.events.listDeadLetters, args);
+}
+
+export async function resendDeadLetters(config: ClientConfig, ctx: MutationOrActionCtx, args: { limit?: number }): Promise<number> {
+  return await ctx.runMutation(config.component.events.resendDeadLetters, {
+    ...args,
+    destination: config.destination(),
+    ...config.deliveryArgs(),
+  });
+}
+
+export async function refreshFlagDefinitions(config: ClientConfig, ctx: RunActionCtx, args: { timeoutMs?: number }): Promise<RefreshResult> {
+  if (config.disabled) return { result: "disabled" };
+  const personalApiKey = config.personalApiKey();
+  if (personalApiKey === undefined) {
+    throw new PostHogInputError(
+      "personalApiKey",
+      "local flag evaluation needs a personal API key: pass personalApiKey to new PostHog(...) or set POSTHOG_PERSONAL_API_KEY",
+    );
+  }
+  return await ctx.runAction(config.component.definitions.refresh, { ...config.destination(), personalApiKey, ...args });
+}

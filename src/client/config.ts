@@ -1,0 +1,158 @@
+// The client's resolved configuration, shared by every concern module: the options, the
+// keys and host (read from the environment when a method runs), who a call is for, and the
+// one-time warnings about what is missing.
+import type { ComponentApi } from "../component/_generated/component.js";
+import type { DeliveryOptions } from "../component/validators.js";
+import { PostHogInputError } from "../core/messages.js";
+import { LIB_NAME, LIB_VERSION } from "../core/version.js";
+import type { BeforeSendHook } from "./beforeSend.js";
+import { FlagOverrides } from "./overrides.js";
+import type { FlagReadOptions, IdentifyCtx, IdentifyFn } from "./types.js";
+
+export const DEFAULT_HOST = "https://us.i.posthog.com";
+
+export interface PostHogOptions {
+  /**
+   * Project API key (phc_...). Default: the POSTHOG_API_KEY environment variable, else
+   * POSTHOG_PROJECT_TOKEN (@posthog/convex 2.x's name). Without one, captures are skipped
+   * with one warning and `status` says "not_configured".
+   */
+  apiKey?: string;
+  /** Default: POSTHOG_HOST, else https://us.i.posthog.com. */
+  host?: string;
+  /** Personal API key for local flag evaluation. Default: POSTHOG_PERSONAL_API_KEY. */
+  personalApiKey?: string;
+  /** posthog-node 5.70's name for the personal (or project secret) API key; wins over personalApiKey. */
+  secretKey?: string;
+  beforeSend?: BeforeSendHook | BeforeSendHook[];
+  identify?: IdentifyFn;
+  /** Batch size, flush delay, timeouts and retry backoff of delivery. */
+  delivery?: DeliveryOptions;
+  /** Default for every flag read: queue `$feature_flag_called` exposures (default true). */
+  sendFeatureFlagEvents?: boolean;
+  /** posthog-node's spelling of sendFeatureFlagEvents (which wins when both are set). */
+  sendFeatureFlagEvent?: boolean;
+  /** How long a sent exposure suppresses the same one (default 7 days). */
+  exposureDedupWindowMs?: number;
+  /** Timeout of a /flags request (remote evaluation), as posthog-node: default 3000 ms. */
+  featureFlagsRequestTimeoutMs?: number;
+  /** Delay before the one retry of a /flags request: default 3000 ms. */
+  featureFlagsRetryDelayMs?: number;
+  /**
+   * As posthog-node: send nothing and evaluate nothing. Captures are skipped, flag reads
+   * answer as undecided (reason "disabled"), all-flags reads and remote reads are empty.
+   */
+  disabled?: boolean;
+}
+
+const NOT_CONFIGURED =
+  "no PostHog project API key: pass apiKey to new PostHog(...) or set the POSTHOG_API_KEY (or POSTHOG_PROJECT_TOKEN) environment variable";
+
+export class ClientConfig {
+  /** Values set by overrideFeatureFlags, answered by local and remote reads alike (this isolate only). */
+  readonly overrides = new FlagOverrides();
+  #warnedNotConfigured = false;
+  #warnedDefinitionsNotLoaded = false;
+
+  constructor(
+    readonly component: ComponentApi,
+    readonly options: PostHogOptions,
+  ) {}
+
+  /** Created with `disabled: true`: nothing is sent or evaluated. */
+  get disabled(): boolean {
+    return Boolean(this.options.disabled);
+  }
+
+  /** The project API key: the option, POSTHOG_API_KEY, then 2.x's POSTHOG_PROJECT_TOKEN. */
+  projectApiKey(): string | undefined {
+    for (const key of [this.options.apiKey, readEnv("POSTHOG_API_KEY"), readEnv("POSTHOG_PROJECT_TOKEN")]) {
+      if (key !== undefined && key.trim() !== "") return key.trim();
+    }
+    return undefined;
+  }
+
+  /** Personal API key for flag definitions; never stored by the component. */
+  personalApiKey(): string | undefined {
+    const key = (this.options.secretKey ?? this.options.personalApiKey ?? readEnv("POSTHOG_PERSONAL_API_KEY") ?? "").trim();
+    return key === "" ? undefined : key;
+  }
+
+  /** Host and key, read when a method runs (env vars may change between deployments). */
+  destination(): { host: string; apiKey: string } {
+    const apiKey = this.projectApiKey();
+    if (apiKey === undefined) throw new PostHogInputError("apiKey", NOT_CONFIGURED);
+    const host = (this.options.host ?? readEnv("POSTHOG_HOST") ?? DEFAULT_HOST).trim().replace(/\/+$/, "");
+    return { host: host === "" ? DEFAULT_HOST : host, apiKey };
+  }
+
+  /** The destination, or undefined (warned about once) when there is no project API key. */
+  configuredDestination(): { host: string; apiKey: string } | undefined {
+    if (this.projectApiKey() !== undefined) return this.destination();
+    if (!this.#warnedNotConfigured) {
+      this.#warnedNotConfigured = true;
+      console.warn(`PostHog: analytics is not configured, events are skipped: ${NOT_CONFIGURED}`);
+    }
+    return undefined;
+  }
+
+  /** @posthog/convex refreshed definitions by itself; here a forgotten cron must not go unnoticed. */
+  warnDefinitionsNotLoaded(): void {
+    if (this.#warnedDefinitionsNotLoaded) return;
+    this.#warnedDefinitionsNotLoaded = true;
+    console.warn(
+      "PostHog: no flag definitions are loaded, so local flag reads are undecided (reason definitions_not_loaded): " +
+        "call posthog.refreshFlagDefinitions from a cron in convex/crons.ts (see the README)",
+    );
+  }
+
+  /** An explicit distinctId wins; otherwise the identify callback's, if any. */
+  async findDistinctId(ctx: unknown, explicit: string | undefined): Promise<string | undefined> {
+    if (explicit !== undefined && explicit !== "") return explicit;
+    // The callback gets the ctx the method was called with, whatever type it declared.
+    const identified = await this.options.identify?.(ctx as IdentifyCtx);
+    return identified?.distinctId || undefined;
+  }
+
+  /** As findDistinctId, but a call for nobody is an error. */
+  async resolveDistinctId(ctx: unknown, explicit: string | undefined): Promise<string> {
+    const distinctId = await this.findDistinctId(ctx, explicit);
+    if (distinctId !== undefined) return distinctId;
+    throw new PostHogInputError(
+      "distinctId",
+      "required: pass distinctId, or configure an identify callback that returns one",
+    );
+  }
+
+  /** Flag reads: as posthog-node, an explicit "" is evaluated like any other id. */
+  async flagDistinctId(ctx: unknown, explicit: string | undefined): Promise<string> {
+    return explicit ?? (await this.resolveDistinctId(ctx, undefined));
+  }
+
+  /** Whether a flag read queues an exposure: the call's option, then the client's, then yes. */
+  sendsExposures(args: FlagReadOptions): boolean {
+    return args.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvents ?? this.options.sendFeatureFlagEvent ?? true;
+  }
+
+  /** The /flags request's timeout and retry delay, where the options set them. */
+  remoteTimings(): { timeoutMs?: number; retryDelayMs?: number } {
+    return {
+      ...(this.options.featureFlagsRequestTimeoutMs !== undefined ? { timeoutMs: this.options.featureFlagsRequestTimeoutMs } : {}),
+      ...(this.options.featureFlagsRetryDelayMs !== undefined ? { retryDelayMs: this.options.featureFlagsRetryDelayMs } : {}),
+    };
+  }
+
+  /** What every message is built with: this library's name and version, and the time. */
+  buildOptions() {
+    return { lib: { name: LIB_NAME, version: LIB_VERSION }, now: Date.now() };
+  }
+
+  /** The delivery options to pass the component, if any were given. */
+  deliveryArgs(): { options?: DeliveryOptions } {
+    return this.options.delivery ? { options: this.options.delivery } : {};
+  }
+}
+
+function readEnv(name: string): string | undefined {
+  return typeof process === "undefined" ? undefined : process.env[name];
+}
