@@ -3,6 +3,7 @@
 import type { DeadLetter, FlushResult, RefreshResult, Status as ComponentStatus } from "../component/validators.js";
 import { PostHogInputError } from "../core/messages.js";
 import type { ClientConfig } from "./config.js";
+import { registryStatus, type RegistryStatus } from "./contracts.js";
 import type { MutationOrActionCtx, RunActionCtx, RunQueryCtx } from "./types.js";
 
 /** Queue health (see PostHog.status), and whether this client sends anything at all. */
@@ -12,6 +13,8 @@ export type Status = ComponentStatus & {
    * one warning); "disabled" when the client was created with `disabled: true`.
    */
   analytics: "enabled" | "not_configured" | "disabled";
+  /** With a flag registry: what PostHog serves that the registry does not declare, and the reverse. */
+  registry?: RegistryStatus;
 };
 
 export async function flush(config: ClientConfig, ctx: RunActionCtx): Promise<FlushResult> {
@@ -20,7 +23,8 @@ export async function flush(config: ClientConfig, ctx: RunActionCtx): Promise<Fl
 
 export async function status(config: ClientConfig, ctx: RunQueryCtx): Promise<Status> {
   const analytics = config.disabled ? "disabled" : config.projectApiKey() === undefined ? "not_configured" : "enabled";
-  return { ...(await ctx.runQuery(config.component.status.get, {})), analytics };
+  const registry = await registryStatus(config, ctx);
+  return { ...(await ctx.runQuery(config.component.status.get, {})), analytics, ...(registry ? { registry } : {}) };
 }
 
 export async function listDeadLetters(config: ClientConfig, ctx: RunQueryCtx, args: { limit?: number }): Promise<DeadLetter[]> {

@@ -7,11 +7,12 @@ import { PostHogInputError } from "../core/messages.js";
 import { LIB_NAME, LIB_VERSION } from "../core/version.js";
 import type { BeforeSendHook } from "./beforeSend.js";
 import { FlagOverrides } from "./overrides.js";
+import type { EventsOption, FlagsOption } from "./typed.js";
 import type { FlagReadOptions, IdentifyCtx, IdentifyFn } from "./types.js";
 
 export const DEFAULT_HOST = "https://us.i.posthog.com";
 
-export interface PostHogOptions {
+export interface PostHogOptions<Flags extends FlagsOption = undefined, Events extends EventsOption = undefined> {
   /**
    * Project API key (phc_...). Default: the POSTHOG_API_KEY environment variable, else
    * POSTHOG_PROJECT_TOKEN (@posthog/convex 2.x's name). Without one, captures are skipped
@@ -43,6 +44,18 @@ export interface PostHogOptions {
    * answer as undecided (reason "disabled"), all-flags reads and remote reads are empty.
    */
   disabled?: boolean;
+  /**
+   * The app's flag registry (defineFlags): flag reads then accept only its keys and return its
+   * variants and payload types; what PostHog serves against it is reported in `status`.
+   */
+  flags?: Flags;
+  /** The app's event taxonomy (defineEvents): `capture` then accepts only its events and checks their properties. */
+  events?: Events;
+  /**
+   * What a capture whose properties break the taxonomy does: "throw" a PostHogInputError
+   * naming the path (default), "drop" it with a warning, or "send" it with a warning.
+   */
+  onInvalidEvent?: "throw" | "drop" | "send";
 }
 
 const NOT_CONFIGURED =
@@ -53,10 +66,11 @@ export class ClientConfig {
   readonly overrides = new FlagOverrides();
   #warnedNotConfigured = false;
   #warnedDefinitionsNotLoaded = false;
+  readonly #warnings = new Set<string>();
 
   constructor(
     readonly component: ComponentApi,
-    readonly options: PostHogOptions,
+    readonly options: PostHogOptions<FlagsOption, EventsOption>,
   ) {}
 
   /** Created with `disabled: true`: nothing is sent or evaluated. */
@@ -104,6 +118,13 @@ export class ClientConfig {
       "PostHog: no flag definitions are loaded, so local flag reads are undecided (reason definitions_not_loaded): " +
         "call posthog.refreshFlagDefinitions from a cron in convex/crons.ts (see the README)",
     );
+  }
+
+  /** Log a warning once per client object (the same text again is not repeated). */
+  warnOnce(text: string): void {
+    if (this.#warnings.has(text)) return;
+    this.#warnings.add(text);
+    console.warn(text);
   }
 
   /** An explicit distinctId wins; otherwise the identify callback's, if any. */

@@ -15,6 +15,7 @@ import { flagProperties } from "../core/exposures.js";
 import { defineOwn } from "../core/flagContext.js";
 import { runBeforeSend } from "./beforeSend.js";
 import type { ClientConfig } from "./config.js";
+import { acceptsEvent } from "./contracts.js";
 import { stringGroups } from "./flags.js";
 import { evaluateForCapture } from "./localFlags.js";
 import type {
@@ -30,8 +31,11 @@ import type {
   RunQueryCtx,
 } from "./types.js";
 
-export async function capture(config: ClientConfig, ctx: MutationOrActionCtx, args: CaptureArgs): Promise<void> {
+/** `allowUndeclared`: events outside the taxonomy pass (the untyped escape hatch). */
+export async function capture(config: ClientConfig, ctx: MutationOrActionCtx, args: CaptureArgs, allowUndeclared = false): Promise<void> {
   if (config.disabled) return;
+  // Before beforeSend: hooks see only events the taxonomy allows.
+  if (!acceptsEvent(config, args, allowUndeclared)) return;
   const distinctId = await config.resolveDistinctId(ctx, args.distinctId);
   const { flags, sendFeatureFlags, ...event } = args;
   // The caller's own $feature/* properties win over computed ones.

@@ -3,8 +3,8 @@ import type { ExposureFacts } from "../core/exposures.js";
 import type { FlagResult, FlagValue } from "../core/flags/index.js";
 import { remoteFlagError, type RemoteFlagsResult } from "../core/remoteFlags.js";
 
-/** Any JSON value: what a flag payload can be. */
-export type JsonType = string | number | boolean | null | JsonType[] | { [key: string]: JsonType };
+import type { JsonType } from "../core/json.js";
+export type { JsonType };
 
 /** Why a flag has the value it has, or why it has none. */
 export type FlagReason =

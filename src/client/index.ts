@@ -18,14 +18,27 @@ import * as exposures from "./exposures.js";
 import * as localFlags from "./localFlags.js";
 import * as remoteFlags from "./remoteFlags.js";
 import { FeatureFlagEvaluations } from "./snapshot.js";
+import type {
+  CaptureArgsOf,
+  EventsOption,
+  FlagKeyOf,
+  FlagPayloadOf,
+  FlagValueOf,
+  FlagValues,
+  FlagValuesAndPayloads,
+  FlagsOption,
+  TypedAllFlagsArgs,
+  TypedFlagArgs,
+  TypedFlagEvaluations,
+  TypedFlagResult,
+  TypedFlagsSnapshot,
+} from "./typed.js";
 import type { OverrideFeatureFlagsOptions } from "./overrides.js";
 import type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, JsonType, UnresolvedFlagReason } from "./flags.js";
 import type {
   AliasArgs,
-  AllFlagsArgs,
   CaptureArgs,
   CaptureExceptionArgs,
-  FlagArgs,
   GroupIdentifyArgs,
   IdentifyArgs,
   MutationOrActionCtx,
@@ -44,6 +57,33 @@ export type FeatureFlagValue = FlagValue;
 export type { Status };
 export { DEFAULT_HOST, type PostHogOptions } from "./config.js";
 export { normalizeError } from "./events.js";
+export { defineFlags, fromToolkitRegistry, buildNamingRegex, DEFAULT_LIFECYCLES, DEFAULT_NAMING_EXEMPT_TAG } from "../core/flagRegistry.js";
+export type {
+  AnyFlagRegistry,
+  FlagDefinition,
+  FlagFinding,
+  FlagFindingKind,
+  FlagKeyPattern,
+  FlagRegistry,
+  Guardian,
+  ToolkitFlagDefinition,
+} from "../core/flagRegistry.js";
+export { defineEvents } from "../core/eventTaxonomy.js";
+export type { DollarProperties, EventDefinition, EventProperties, EventTaxonomy, TypedEvent } from "../core/eventTaxonomy.js";
+export type { RegistryStatus } from "./contracts.js";
+export type {
+  CaptureArgsOf,
+  FlagKeyOf,
+  FlagPayloadOf,
+  FlagValueOf,
+  FlagValues,
+  FlagValuesAndPayloads,
+  TypedAllFlagsArgs,
+  TypedFlagArgs,
+  TypedFlagEvaluations,
+  TypedFlagResult,
+  TypedFlagsSnapshot,
+} from "./typed.js";
 export type { BeforeSendEvent, BeforeSendFn, BeforeSendHook, BeforeSendResult, PostHogEvent } from "./beforeSend.js";
 export type {
   AliasArgs,
@@ -64,21 +104,44 @@ export type {
   RunQueryCtx,
 } from "./types.js";
 
-export class PostHog {
-  readonly #config: ClientConfig;
+/**
+ * Flags: the app's flag registry (defineFlags), Events: its event taxonomy (defineEvents);
+ * both inferred from the options. Without them every method takes and returns the untyped
+ * shapes. `untyped` is the same client without the compile-time checks.
+ */
+export class PostHog<Flags extends FlagsOption = undefined, Events extends EventsOption = undefined> {
+  #config: ClientConfig;
+  /** The untyped view lets events outside the taxonomy through. */
+  #allowsUndeclaredEvents = false;
+  #untyped: PostHog | undefined;
 
   constructor(
     public component: ComponentApi,
-    options: PostHogOptions = {},
+    options: PostHogOptions<Flags, Events> = {},
   ) {
     this.#config = new ClientConfig(component, options);
+  }
+
+  /**
+   * This client without the registry's and taxonomy's compile-time checks: for flag keys
+   * outside the registry and events outside the taxonomy. Same configuration, queue and
+   * overrides; declared events are still checked at run time.
+   */
+  get untyped(): PostHog {
+    if (this.#untyped === undefined) {
+      const view = new PostHog(this.component);
+      view.#config = this.#config;
+      view.#allowsUndeclaredEvents = true;
+      this.#untyped = view;
+    }
+    return this.#untyped;
   }
 
   // --- events (mutations and actions) ---
 
   /** Queue an event. In a mutation it commits or rolls back with the mutation. */
-  async capture(ctx: MutationOrActionCtx, args: CaptureArgs): Promise<void> {
-    await events.capture(this.#config, ctx, args);
+  async capture(ctx: MutationOrActionCtx, args: CaptureArgsOf<Events>): Promise<void> {
+    await events.capture(this.#config, ctx, args as CaptureArgs, this.#allowsUndeclaredEvents);
   }
 
   async identify(ctx: MutationOrActionCtx, args: IdentifyArgs): Promise<void> {
@@ -141,11 +204,11 @@ export class PostHog {
   // --- feature flags (queries, mutations and actions) ---
 
   /** The flag's value (true/false or a variant key), or undefined if it cannot be decided. */
-  async getFeatureFlag(ctx: RunQueryCtx, args: FlagArgs): Promise<FlagValue | undefined> {
-    return await localFlags.getFeatureFlag(this.#config, ctx, args);
+  async getFeatureFlag<K extends FlagKeyOf<Flags>>(ctx: RunQueryCtx, args: TypedFlagArgs<K>): Promise<FlagValueOf<Flags, K> | undefined> {
+    return (await localFlags.getFeatureFlag(this.#config, ctx, args)) as FlagValueOf<Flags, K> | undefined;
   }
 
-  async isFeatureEnabled(ctx: RunQueryCtx, args: FlagArgs): Promise<boolean | undefined> {
+  async isFeatureEnabled(ctx: RunQueryCtx, args: TypedFlagArgs<FlagKeyOf<Flags>>): Promise<boolean | undefined> {
     return await localFlags.isFeatureEnabled(this.#config, ctx, args);
   }
 
@@ -154,8 +217,8 @@ export class PostHog {
    * or action this read is an exposure: a `$feature_flag_called` event is queued (once per
    * distinct id, flag, response and groups) unless `sendFeatureFlagEvents: false`.
    */
-  async getFeatureFlagResult(ctx: RunQueryCtx, args: FlagArgs): Promise<FlagReadResult> {
-    return await localFlags.getFeatureFlagResult(this.#config, ctx, args);
+  async getFeatureFlagResult<K extends FlagKeyOf<Flags>>(ctx: RunQueryCtx, args: TypedFlagArgs<K>): Promise<TypedFlagResult<Flags, K>> {
+    return (await localFlags.getFeatureFlagResult(this.#config, ctx, args)) as TypedFlagResult<Flags, K>;
   }
 
   /**
@@ -163,24 +226,24 @@ export class PostHog {
    * cannot be decided. With `matchValue`, the payload for that value without evaluating.
    * Never an exposure, as in posthog-node.
    */
-  async getFeatureFlagPayload(
+  async getFeatureFlagPayload<K extends FlagKeyOf<Flags>>(
     ctx: RunQueryCtx,
-    args: FlagArgs & { matchValue?: FlagValue },
-  ): Promise<JsonType | null | undefined> {
-    return await localFlags.getFeatureFlagPayload(this.#config, ctx, args);
+    args: TypedFlagArgs<K> & { matchValue?: FlagValueOf<Flags, K> },
+  ): Promise<FlagPayloadOf<Flags, K> | null | undefined> {
+    return (await localFlags.getFeatureFlagPayload(this.#config, ctx, args)) as FlagPayloadOf<Flags, K> | null | undefined;
   }
 
   /** Every decidable flag (undecidable ones are left out), as { key: value }. */
-  async getAllFlags(ctx: RunQueryCtx, args: AllFlagsArgs = {}): Promise<Record<string, FlagValue>> {
-    return await localFlags.getAllFlags(this.#config, ctx, args);
+  async getAllFlags<K extends FlagKeyOf<Flags> = FlagKeyOf<Flags>>(ctx: RunQueryCtx, args: TypedAllFlagsArgs<K> = {}): Promise<FlagValues<Flags, K>> {
+    return (await localFlags.getAllFlags(this.#config, ctx, args)) as FlagValues<Flags, K>;
   }
 
   /** Values and payloads of every decidable flag; payloads only where truthy, as posthog-node. */
-  async getAllFlagsAndPayloads(
+  async getAllFlagsAndPayloads<K extends FlagKeyOf<Flags> = FlagKeyOf<Flags>>(
     ctx: RunQueryCtx,
-    args: AllFlagsArgs = {},
-  ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
-    return await localFlags.getAllFlagsAndPayloads(this.#config, ctx, args);
+    args: TypedAllFlagsArgs<K> = {},
+  ): Promise<FlagValuesAndPayloads<Flags, K>> {
+    return (await localFlags.getAllFlagsAndPayloads(this.#config, ctx, args)) as FlagValuesAndPayloads<Flags, K>;
   }
 
   /**
@@ -189,10 +252,10 @@ export class PostHog {
    * evaluation, or to `captureExposure` to record what was shown. Plain data: a query can
    * return it to the client, which passes it to a mutation.
    */
-  async evaluateFlags(ctx: RunMutationCtx & RunQueryCtx, args?: AllFlagsArgs): Promise<FeatureFlagEvaluations>;
-  async evaluateFlags(ctx: RunQueryCtx, args?: AllFlagsArgs): Promise<FlagsSnapshot>;
-  async evaluateFlags(ctx: RunQueryCtx, args: AllFlagsArgs = {}): Promise<FlagsSnapshot> {
-    return await localFlags.evaluateFlags(this.#config, ctx, args);
+  async evaluateFlags(ctx: RunMutationCtx & RunQueryCtx, args?: TypedAllFlagsArgs<FlagKeyOf<Flags>>): Promise<TypedFlagEvaluations<Flags>>;
+  async evaluateFlags(ctx: RunQueryCtx, args?: TypedAllFlagsArgs<FlagKeyOf<Flags>>): Promise<TypedFlagsSnapshot<Flags>>;
+  async evaluateFlags(ctx: RunQueryCtx, args: TypedAllFlagsArgs<FlagKeyOf<Flags>> = {}): Promise<TypedFlagsSnapshot<Flags>> {
+    return (await localFlags.evaluateFlags(this.#config, ctx, args)) as TypedFlagsSnapshot<Flags>;
   }
 
   /**
@@ -212,26 +275,26 @@ export class PostHog {
    * cannot (experience continuity, static cohorts, stored properties). `null` when the
    * flag does not exist or PostHog could not be reached. An exposure, like getFeatureFlag.
    */
-  async evaluateFlag(ctx: RunActionCtx, args: FlagArgs): Promise<FlagValue | null> {
-    return await remoteFlags.evaluateFlag(this.#config, ctx, args);
+  async evaluateFlag<K extends FlagKeyOf<Flags>>(ctx: RunActionCtx, args: TypedFlagArgs<K>): Promise<FlagValueOf<Flags, K> | null> {
+    return (await remoteFlags.evaluateFlag(this.#config, ctx, args)) as FlagValueOf<Flags, K> | null;
   }
 
   /** As evaluateFlag, with payload and the reason (evaluated_remotely, flag_missing, remote_error, quota_limited). */
-  async evaluateFlagResult(ctx: RunActionCtx, args: FlagArgs): Promise<FlagReadResult> {
-    return await remoteFlags.evaluateFlagResult(this.#config, ctx, args);
+  async evaluateFlagResult<K extends FlagKeyOf<Flags>>(ctx: RunActionCtx, args: TypedFlagArgs<K>): Promise<TypedFlagResult<Flags, K>> {
+    return (await remoteFlags.evaluateFlagResult(this.#config, ctx, args)) as TypedFlagResult<Flags, K>;
   }
 
   /** The flag's payload from PostHog's /flags endpoint, or null. Never an exposure. */
-  async evaluateFlagPayload(ctx: RunActionCtx, args: FlagArgs): Promise<JsonType | null> {
-    return await remoteFlags.evaluateFlagPayload(this.#config, ctx, args);
+  async evaluateFlagPayload<K extends FlagKeyOf<Flags>>(ctx: RunActionCtx, args: TypedFlagArgs<K>): Promise<FlagPayloadOf<Flags, K> | null> {
+    return (await remoteFlags.evaluateFlagPayload(this.#config, ctx, args)) as FlagPayloadOf<Flags, K> | null;
   }
 
   /** Every flag from one /flags request; empty maps when PostHog could not be reached. */
-  async evaluateAllFlags(
+  async evaluateAllFlags<K extends FlagKeyOf<Flags> = FlagKeyOf<Flags>>(
     ctx: RunActionCtx,
-    args: AllFlagsArgs = {},
-  ): Promise<{ featureFlags: Record<string, FlagValue>; featureFlagPayloads: Record<string, JsonType> }> {
-    return await remoteFlags.evaluateAllFlags(this.#config, ctx, args);
+    args: TypedAllFlagsArgs<K> = {},
+  ): Promise<FlagValuesAndPayloads<Flags, K>> {
+    return (await remoteFlags.evaluateAllFlags(this.#config, ctx, args)) as FlagValuesAndPayloads<Flags, K>;
   }
 
   /**

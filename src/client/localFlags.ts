@@ -7,6 +7,7 @@ import type { ExposureFacts } from "../core/exposures.js";
 import type { RemoteFlagsResult } from "../core/remoteFlags.js";
 import { defineOwn, encodeFlagContext } from "../core/flagContext.js";
 import type { ClientConfig } from "./config.js";
+import { reportServed } from "./contracts.js";
 import { sendExposure } from "./exposures.js";
 import { askPostHog } from "./remoteFlags.js";
 import { FeatureFlagEvaluations, snapshotParts, type SnapshotResponse } from "./snapshot.js";
@@ -183,6 +184,7 @@ async function decide(
     // posthog-node's gate is its last writer: this read's /flags answer, else the definitions.
     const minimalGate = answer?.ok ? answer.minimalFlagCalledEvents === true : storedGate;
     for (const decision of decisions) decision.facts.minimalGate = minimalGate;
+    reportServed(config, decisions.map((decision) => decision.result));
     return { decisions, ...(answer ? { answer } : {}), minimalGate };
   };
   if (how.onlyEvaluateLocally || !canFetch(ctx) || config.projectApiKey() === undefined) return settle(local);

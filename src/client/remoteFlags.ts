@@ -6,6 +6,7 @@ import { defineOwn } from "../core/flagContext.js";
 import { fetchRemoteFlags, type RemoteFlagsResult } from "../core/remoteFlags.js";
 import { fetchRemoteConfigPayload } from "../core/remoteConfig.js";
 import type { ClientConfig } from "./config.js";
+import { reportServed } from "./contracts.js";
 import { sendExposure } from "./exposures.js";
 import { canWrite, remoteDecision, undecidedResult, type FlagReadResult, type JsonType } from "./flags.js";
 import type { AllFlagsAndPayloads, AllFlagsArgs, FlagArgs, FlagContext, FlagReadOptions, RunActionCtx } from "./types.js";
@@ -42,6 +43,7 @@ export async function evaluateFlagResult(config: ClientConfig, ctx: RunActionCtx
   const answer = await askPostHog(config, distinctId, args, [args.key]);
   const decision = remoteDecision(args.key, answer);
   decision.facts.minimalGate = answer.ok && answer.minimalFlagCalledEvents === true;
+  reportServed(config, [decision.result]);
   if (canWrite(ctx) && config.sendsExposures(args)) {
     await sendExposure(config, ctx, { ...args, distinctId }, decision.facts);
   }
@@ -55,7 +57,9 @@ export async function evaluateFlagPayload(config: ClientConfig, ctx: RunActionCt
   if (overrides.hasFlag(args.key)) return overrides.result(args.key).payload ?? null;
   if (config.projectApiKey() === undefined) return null;
   const distinctId = await config.flagDistinctId(ctx, args.distinctId);
-  return remoteDecision(args.key, await askPostHog(config, distinctId, args, [args.key])).result.payload ?? null;
+  const { result } = remoteDecision(args.key, await askPostHog(config, distinctId, args, [args.key]));
+  reportServed(config, [result]);
+  return result.payload ?? null;
 }
 
 export async function evaluateAllFlags(
@@ -72,6 +76,7 @@ export async function evaluateAllFlags(
       defineOwn(featureFlags, key, flag.value);
       if (flag.listsPayload) defineOwn(featureFlagPayloads, key, flag.payload as JsonType);
     }
+    reportServed(config, Object.keys(answer.flags).map((key) => remoteDecision(key, answer).result));
   }
   config.overrides.applyToMaps(featureFlags, featureFlagPayloads);
   return { featureFlags, featureFlagPayloads };
