@@ -56,6 +56,13 @@ async function main() {
   console.log("4. chargeCard (an action): captureException");
   await t.action(api.orders.chargeCard, { customerId: "customer-42", amount: 99 });
 
+  console.log("5. A partner's webhook posts an order with the amount as text: the event taxonomy refuses it, nothing is queued");
+  const refused = await t.fetch("/webhooks/partner-order", {
+    method: "POST",
+    body: JSON.stringify({ customerId: "customer-9", item: "desk", amount: "120" }),
+  });
+  console.log(`   (HTTP ${refused.status}: ${await refused.text()})`);
+
   console.log("\nQueued:", await t.query(api.orders.analyticsStatus, {}));
   console.log("Waiting for the scheduled delivery (within about a second)...\n");
   const deadline = Date.now() + 15_000;
@@ -72,22 +79,24 @@ async function main() {
     console.log(`  ${e.event.padEnd(16)} ${e.distinct_id.padEnd(14)} ${e.uuid}  ${JSON.stringify(props).slice(0, 110)}`);
   }
   const status = await t.query(api.orders.analyticsStatus, {});
-  console.log("\nStatus after delivery:", { ...status, flags: undefined });
+  console.log("\nStatus after delivery:", { ...status, flags: undefined, registry: undefined });
 
-  console.log("\n5. Feature flags: the cron's refresh copies definitions (example/flag-definitions.json) into the component");
+  console.log("\n6. Feature flags: the cron's refresh copies definitions (example/flag-definitions.json) into the component");
   console.log("   refresh:", await t.action(internal.flags.refreshFlagDefinitions, {}));
   console.log("   again (unchanged, so PostHog answers 304):", await t.action(internal.flags.refreshFlagDefinitions, {}));
   const us = await t.query(api.flags.checkoutExperience, { customerId: "customer-42", country: "US" });
   const fr = await t.query(api.flags.checkoutExperience, { customerId: "customer-42", country: "FR" });
   const unknown = await t.query(api.flags.checkoutExperience, { customerId: "customer-42" });
-  console.log("   new-checkout for a US customer:", us);
-  console.log("   new-checkout for a French customer:", fr);
-  console.log("   new-checkout without a country:", unknown);
+  console.log("   experiment_checkout_one_page for a US customer:", us);
+  console.log("   experiment_checkout_one_page for a French customer:", fr);
+  console.log("   experiment_checkout_one_page without a country:", unknown);
   console.log("   all flags:", await t.query(api.flags.allFlags, { customerId: "customer-42" }));
-  console.log("   status.flags:", (await t.query(api.orders.analyticsStatus, {})).flags);
+  const { flags, registry } = await t.query(api.orders.analyticsStatus, {});
+  console.log("   status.flags:", flags);
+  console.log("   status.registry (PostHog's definitions against example/convex/analytics.ts):", registry);
 
-  console.log("\n6. Remote evaluation, exposures and flags on events");
-  console.log("   personalizeOnboarding (an action; onboarding-flow needs PostHog, so it asks /flags):");
+  console.log("\n7. Remote evaluation, exposures and flags on events");
+  console.log("   personalizeOnboarding (an action; experiment_onboarding_flow needs PostHog, so it asks /flags):");
   console.log("  ", await t.action(api.flags.personalizeOnboarding, { customerId: "customer-42" }));
   await t.action(api.flags.personalizeOnboarding, { customerId: "customer-42" }); // same exposures again: deduplicated
   await t.mutation(api.flags.checkoutShown, { customerId: "customer-7", country: "CA" });
@@ -111,9 +120,11 @@ async function main() {
     us.reason === "evaluated_locally" &&
     fr.variant === false &&
     unknown.reason === "missing_context" &&
-    exposures.length === 3 && // onboarding-flow and new-checkout once each for customer-42, one for customer-7
-    later.some((e) => e.event === "checkout failed" && e.properties["$feature/new-checkout"] !== undefined);
-  const ok = events.length === 7 && status.pending === 0 && flagsOk;
+    registry?.definitions === "loaded" &&
+    registry.findings.length === 0 &&
+    exposures.length === 3 && // the onboarding and checkout flags once each for customer-42, one for customer-7
+    later.some((e) => e.event === "checkout failed" && e.properties["$feature/experiment_checkout_one_page"] !== undefined);
+  const ok = refused.status === 400 && events.length === 7 && status.pending === 0 && flagsOk;
   console.log(ok ? "\nExample finished: every event arrived exactly once." : "\nExample FAILED: unexpected result.");
   process.exit(ok ? 0 : 1);
 }

@@ -27,8 +27,15 @@ test("the cron's refresh loads definitions; the query reads the flag", async () 
   const us = await t.query(api.flags.checkoutExperience, { customerId: "c1", country: "US" });
   expect(us.reason).toBe("evaluated_locally");
   expect(["control", "one-page"]).toContain(us.variant);
-  expect(us.payload).toEqual({ steps: us.variant === "control" ? 3 : 1 });
+  expect(us.steps).toBe(us.variant === "control" ? 3 : 1);
   expect(await t.query(api.flags.checkoutExperience, { customerId: "c1", country: "FR" })).toMatchObject({ variant: false });
+});
+
+test("what PostHog serves agrees with the flag registry in analytics.ts", async () => {
+  const t = initConvexTest();
+  expect((await t.query(api.orders.analyticsStatus, {})).registry).toEqual({ definitions: "not_loaded", findings: [] });
+  await t.action(internal.flags.refreshFlagDefinitions, {});
+  expect((await t.query(api.orders.analyticsStatus, {})).registry).toEqual({ definitions: "loaded", findings: [] });
 });
 
 test("an action asks PostHog for what only it can decide; each exposure is sent once", async () => {
@@ -41,7 +48,11 @@ test("an action asks PostHog for what only it can decide; each exposure is sent 
   const deadline = Date.now() + 10_000;
   while ((await t.query(api.orders.analyticsStatus, {})).pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
   const events = posthogServer.events("phc_example");
-  expect(events.filter((e) => e.event === "$feature_flag_called").map((e) => e.properties.$feature_flag).sort()).toEqual(["new-checkout", "onboarding-flow"]);
+  expect(events.filter((e) => e.event === "$feature_flag_called").map((e) => e.properties.$feature_flag).sort()).toEqual([
+    "experiment_checkout_one_page",
+    "experiment_onboarding_flow",
+  ]);
   const failed = events.find((e) => e.event === "checkout failed")!;
-  expect(failed.properties["$feature/new-checkout"]).toBe(events.find((e) => e.properties.$feature_flag === "new-checkout")!.properties.$feature_flag_response);
+  const checkoutExposure = events.find((e) => e.properties.$feature_flag === "experiment_checkout_one_page")!;
+  expect(failed.properties["$feature/experiment_checkout_one_page"]).toBe(checkoutExposure.properties.$feature_flag_response);
 });

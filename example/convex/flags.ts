@@ -1,4 +1,3 @@
-import { toConvexSafe } from "convex-posthog";
 import { v } from "convex/values";
 import { action, internalAction, mutation, query } from "./_generated/server.js";
 import { posthog } from "./posthog.js";
@@ -9,19 +8,20 @@ export const refreshFlagDefinitions = internalAction({
   handler: async (ctx) => await posthog.refreshFlagDefinitions(ctx),
 });
 
-/** A reactive query: re-runs when the "new-checkout" flag's definition changes, not others. */
+/** A reactive query: re-runs when this flag's definition changes, not others. */
 export const checkoutExperience = query({
   args: { customerId: v.string(), country: v.optional(v.string()) },
   handler: async (ctx, { customerId, country }) => {
     const result = await posthog.getFeatureFlagResult(ctx, {
-      key: "new-checkout",
+      key: "experiment_checkout_one_page", // a key analytics.ts does not declare would not compile
       distinctId: customerId,
       personProperties: country ? { $geoip_country_code: country } : {},
     });
     return {
-      variant: result.value ?? "control", // undecided (e.g. definitions not loaded yet): fall back
-      // Payloads are any JSON; `$` or non-ASCII keys would fail the return: fromConvexSafe in the browser.
-      payload: toConvexSafe(result.payload ?? null),
+      // "control" | "one-page" | false, as declared; undecided (e.g. definitions not loaded yet): fall back
+      variant: result.value ?? "control",
+      // Typed by the registry's payload validator: { steps: number } | null.
+      steps: result.payload?.steps ?? null,
       reason: result.reason,
     };
   },
@@ -41,9 +41,9 @@ export const allFlags = query({
 export const personalizeOnboarding = action({
   args: { customerId: v.string() },
   handler: async (ctx, { customerId }) => {
-    const fromPostHog = await posthog.evaluateFlag(ctx, { key: "onboarding-flow", distinctId: customerId });
+    const fromPostHog = await posthog.evaluateFlag(ctx, { key: "experiment_onboarding_flow", distinctId: customerId });
     const checkout = await posthog.getFeatureFlag(ctx, {
-      key: "new-checkout",
+      key: "experiment_checkout_one_page",
       distinctId: customerId,
       personProperties: { $geoip_country_code: "US" },
     });
@@ -56,7 +56,7 @@ export const checkoutShown = mutation({
   args: { customerId: v.string(), country: v.optional(v.string()) },
   handler: async (ctx, { customerId, country }) => {
     const result = await posthog.getFeatureFlagResult(ctx, {
-      key: "new-checkout",
+      key: "experiment_checkout_one_page",
       distinctId: customerId,
       personProperties: country ? { $geoip_country_code: country } : {},
       sendFeatureFlagEvents: false, // recorded explicitly below instead

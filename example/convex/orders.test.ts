@@ -28,7 +28,21 @@ test("an order and its event are committed together and reach PostHog", async ()
   await delivered(t);
   const [event] = posthogServer.events("phc_example");
   expect(event).toMatchObject({ event: "order placed", distinct_id: "c1" });
-  expect(event.properties).toMatchObject({ item: "lamp", amount: 30, $groups: { company: "acme" }, $lib: "convex-posthog" });
+  expect(event.properties).toMatchObject({ item: "lamp", amount: 30, channel: "web", $groups: { company: "acme" }, $lib: "convex-posthog" });
+});
+
+test("a webhook's order with an amount of the wrong type is refused by the event taxonomy and nothing is queued", async () => {
+  const t = initConvexTest();
+  const post = (order: object) => t.fetch("/webhooks/partner-order", { method: "POST", body: JSON.stringify(order) });
+  const refused = await post({ customerId: "c3", item: "lamp", amount: "30" });
+  expect(refused.status).toBe(400);
+  expect(await refused.text()).toContain("properties.amount: expected number, got string");
+  expect(await t.query(api.orders.analyticsStatus, {})).toMatchObject({ pending: 0 });
+
+  expect((await post({ customerId: "c3", item: "lamp", amount: 30 })).status).toBe(202);
+  await delivered(t);
+  const events = posthogServer.events("phc_example");
+  expect(events.map((e) => [e.event, e.properties.amount, e.properties.channel])).toEqual([["order placed", 30, "partner"]]);
 });
 
 test("a rejected order queues no event", async () => {

@@ -8,8 +8,10 @@
  * @module
  */
 
+import type * as analytics from "../analytics.js";
 import type * as crons from "../crons.js";
 import type * as flags from "../flags.js";
+import type * as http from "../http.js";
 import type * as orders from "../orders.js";
 import type * as posthog from "../posthog.js";
 
@@ -21,8 +23,10 @@ import type {
 import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
+  analytics: typeof analytics;
   crons: typeof crons;
   flags: typeof flags;
+  http: typeof http;
   orders: typeof orders;
   posthog: typeof posthog;
 }> = anyApi as any;
