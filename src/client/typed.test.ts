@@ -250,6 +250,15 @@ describe("what PostHog serves, against the flag registry", () => {
     ]);
   });
 
+  test("a payload read for a given value (matchValue) is checked too", async () => {
+    const t = initTestApp();
+    server.setDefinitions(definitions("green"), { token: TOKEN });
+    await t.action(api.typed.refresh, {});
+    watchWarnings();
+    expect(await t.query(api.typed.matchSearchPayload, {})).toEqual({ limit: "ten" });
+    expect(warnings("payload_mismatch")).toEqual([expect.stringContaining('flag "release_search_v2" (payload_mismatch)')]);
+  });
+
   test("a remote read in an action (evaluateFlag) of an undeclared variant returns it and warns once", async () => {
     const t = initTestApp();
     server.setDefinitions(definitions("teal"), { token: TOKEN }); // what /flags evaluates

@@ -122,6 +122,13 @@ export const readSearchPayload = query({
   handler: async (ctx, { distinctId }) => await clients.throw.getFeatureFlagPayload(ctx, { key: "release_search_v2", distinctId }),
 });
 
+/** The search release's payload for a value, without evaluating (matchValue), from a client of its own. */
+export const matchSearchPayload = query({
+  args: {},
+  handler: async (ctx) =>
+    await new PostHog(components.posthog, { flags }).getFeatureFlagPayload(ctx, { key: "release_search_v2", distinctId: "anyone", matchValue: true }),
+});
+
 /** A remote read (/flags) of the checkout experiment, in an action. */
 export const evaluateCheckout = action({
   args: { distinctId: v.string() },
