@@ -15,12 +15,15 @@ import type { CaptureArgs, RunQueryCtx } from "./types.js";
 export function acceptsEvent(config: ClientConfig, args: CaptureArgs, allowUndeclared: boolean): boolean {
   const taxonomy = config.options.events;
   if (taxonomy === undefined) return true;
-  if (allowUndeclared && !taxonomy.names.includes(args.event)) return true;
+  const declared = taxonomy.names.includes(args.event);
+  if (allowUndeclared && !declared) return true;
   const problems = taxonomy.check(args.event, args.properties);
   if (problems.length === 0) return true;
   const handling = config.options.onInvalidEvent ?? "throw";
   const what = `event "${args.event}" breaks the event taxonomy: ${problems.join("; ")}`;
-  if (handling === "throw") throw new PostHogInputError("event", `${what} (posthog.untyped.capture sends events outside the taxonomy)`);
+  // The escape hatch helps only with undeclared events: it still checks declared ones.
+  const hint = declared ? "" : " (posthog.untyped.capture sends events outside the taxonomy)";
+  if (handling === "throw") throw new PostHogInputError("event", `${what}${hint}`);
   console.warn(`PostHog: ${what}; ${handling === "drop" ? "dropped" : "sent anyway"}`);
   return handling === "send";
 }
@@ -29,7 +32,7 @@ export function acceptsEvent(config: ClientConfig, args: CaptureArgs, allowUndec
  * A read's results against the registry: a variant or payload the registry does not declare is
  * returned unchanged (the caller's type would lie otherwise) and warned about once.
  */
-export function reportServed(config: ClientConfig, results: Iterable<FlagReadResult>): void {
+export function reportServed(config: ClientConfig, results: Iterable<Pick<FlagReadResult, "key" | "value" | "payload">>): void {
   const registry = config.options.flags;
   if (registry === undefined) return;
   for (const result of results) {

@@ -59,11 +59,17 @@ export async function getFeatureFlagPayload(
     const answer = JSON.parse(
       await ctx.runQuery(config.component.flags.payloadFor, { key: args.key, matchValue: args.matchValue }),
     ) as { state: string; found?: boolean; payload?: JsonType | null };
-    if (answer.state === "loaded" && answer.found) return answer.payload ?? null;
+    if (answer.state === "loaded" && answer.found) {
+      const payload = answer.payload ?? null;
+      reportServed(config, [{ key: args.key, value: args.matchValue, payload }]);
+      return payload;
+    }
     // As posthog-node: with no local definition, an action asks /flags (matchValue unused there).
     if (!canFetch(ctx) || args.onlyEvaluateLocally) return undefined;
     const distinctId = await config.flagDistinctId(ctx, args.distinctId);
-    return remoteDecision(args.key, await askPostHog(config, distinctId, args, [args.key])).result.payload;
+    const { result } = remoteDecision(args.key, await askPostHog(config, distinctId, args, [args.key]));
+    reportServed(config, [result]);
+    return result.payload;
   }
   if (overrides.hasFlag(args.key)) {
     const overridden = overrides.result(args.key);

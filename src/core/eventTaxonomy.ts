@@ -19,14 +19,14 @@ export interface EventDefinition {
 }
 
 /** PostHog's own properties: any `$` key, untyped apart from the common ones. */
-export interface DollarProperties {
+export type DollarProperties = {
   $set?: Record<string, unknown>;
   $set_once?: Record<string, unknown>;
   $unset?: string[];
   $current_url?: string;
   $ip?: string;
   [key: `$${string}`]: unknown;
-}
+};
 
 // An event's validators: the common ones and its own.
 type FieldsOf<D, C extends PropertyValidators> = C & (D extends { readonly properties: infer P extends PropertyValidators } ? P : {});

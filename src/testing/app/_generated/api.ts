@@ -14,6 +14,7 @@ import type * as flags from "../flags.js";
 import type * as hooks from "../hooks.js";
 import type * as parity from "../parity.js";
 import type * as realConvex from "../realConvex.js";
+import type * as typed from "../typed.js";
 
 import type {
   ApiFromModules,
@@ -29,6 +30,7 @@ const fullApi: ApiFromModules<{
   hooks: typeof hooks;
   parity: typeof parity;
   realConvex: typeof realConvex;
+  typed: typeof typed;
 }> = anyApi as any;
 
 /**
