@@ -12,6 +12,11 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { evaluateFlagsRequest } from "./flagsEndpoint.js";
+import { ADMIN_PATH, createAdminApi, type AdminPolicy } from "./adminApi.js";
+import { ProjectStore, definitionsOf, type ExperimentSeed, type FlagSeed, type StoredExperiment, type StoredFlag } from "./projectStore.js";
+
+export type { AdminPolicy, AdminRouteClass } from "./adminApi.js";
+export type { ChangeRequest, ExperimentSeed, FlagSeed, StoredExperiment, StoredFlag } from "./projectStore.js";
 
 export interface LocalPostHogOptions {
   /** 0 = a random free port. Default 0. */
@@ -92,6 +97,13 @@ export type FaultRule = {
   | { maxBodyBytes: number; status?: number }
 );
 
+/** A JSON body received on POST /_local/slack/:channel (a Slack incoming-webhook stand-in). */
+export interface SlackMessage {
+  channel: string;
+  body: unknown;
+  receivedAt: number;
+}
+
 export interface LocalPostHog {
   /** "http://127.0.0.1:PORT" */
   url: string;
@@ -112,6 +124,22 @@ export interface LocalPostHog {
   setDefinitions(definitions: unknown, options?: { token?: string; etag?: string }): void;
   /** Canned answer for POST /flags; a function receives the parsed body. `undefined` removes it. */
   setFlagsResponse(response: unknown | ((body: any) => unknown), options?: { token?: string }): void;
+  /**
+   * Links a project of the REST API (/api/projects/:id/...) to a project API key: from then on
+   * /flags/definitions?token=<token> serves that project's flags (unless setDefinitions set some).
+   */
+  setProject(projectId: string, options: { token?: string; groupTypeMapping?: Record<string, string> }): void;
+  /** Adds flags to a project as they are (no validation, no activity entry). */
+  seedFlags(projectId: string, flags: FlagSeed[]): StoredFlag[];
+  seedExperiments(projectId: string, experiments: ExperimentSeed[]): StoredExperiment[];
+  /** A project's flags as stored, deleted ones included. */
+  projectFlags(projectId: string): StoredFlag[];
+  /** Change requests opened by the approval policy, in order. */
+  changeRequests(projectId: string): import("./projectStore.js").ChangeRequest[];
+  /** Scopes, tagging, approvals and throttles of the REST API; `undefined` restores the default (all allowed). */
+  setAdminPolicy(policy: AdminPolicy | undefined): void;
+  /** Bodies received on POST /_local/slack/:channel, in order. */
+  slackMessages(channel?: string): SlackMessage[];
 }
 
 const EMPTY_DEFINITIONS = { flags: [], group_type_mapping: {}, cohorts: {} };
@@ -122,7 +150,7 @@ const FLAGS_PATHS = new Set(["/flags"]);
 const DEFINITIONS_PATHS = new Set(["/flags/definitions", "/api/feature_flag/local_evaluation"]);
 const ENDPOINT_PATHS = new Set([...CAPTURE_PATHS, ...FLAGS_PATHS, ...DEFINITIONS_PATHS]);
 
-type Route = "capture" | "flags" | "definitions" | "remote_config" | "unknown";
+type Route = "capture" | "flags" | "definitions" | "remote_config" | "admin" | "unknown";
 
 /** GET /api/projects/@current/feature_flags/{key}/remote_config: the flag key, URL-decoded. */
 const REMOTE_CONFIG_PATH = /^\/api\/projects\/[^/]+\/feature_flags\/([^/]+)\/remote_config$/;
@@ -167,6 +195,7 @@ function routeOf(path: string): Route {
   if (FLAGS_PATHS.has(p)) return "flags";
   if (DEFINITIONS_PATHS.has(p)) return "definitions";
   if (REMOTE_CONFIG_PATH.test(p)) return "remote_config";
+  if (ADMIN_PATH.test(path)) return "admin";
   return "unknown";
 }
 
@@ -278,6 +307,10 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
   let definitionsByToken = new Map<string, ServedDefinitions>();
   let defaultFlagsResponse: unknown;
   let flagsResponseByToken = new Map<string, unknown>();
+  let slackMessages: SlackMessage[] = [];
+  const projects = new ProjectStore();
+  const adminApi = createAdminApi(projects);
+  let storeDefinitions: { revision: number; token: string; served: ServedDefinitions } | undefined;
 
   const sockets = new Set<Socket>();
   const pendingHangs = new Set<() => void>();
@@ -293,6 +326,8 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
   function definitionsFor(token: string | undefined): ServedDefinitions {
     const set = (token !== undefined ? definitionsByToken.get(token) : undefined) ?? defaultDefinitions;
     if (set !== undefined) return set;
+    const fromStore = token === undefined ? undefined : projectDefinitions(token);
+    if (fromStore !== undefined) return fromStore;
     if (optionDefinitions !== undefined) return optionDefinitions;
     if (options.definitionsFile !== undefined) {
       // Re-read on every request so edits show up without a restart; parse to validate.
@@ -301,6 +336,16 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
       return served(text);
     }
     return served(JSON.stringify(EMPTY_DEFINITIONS));
+  }
+
+  /** The definitions of the project linked to `token`, regenerated when the store changed. */
+  function projectDefinitions(token: string): ServedDefinitions | undefined {
+    const project = projects.projectForToken(token);
+    if (project === undefined) return undefined;
+    if (storeDefinitions?.revision !== projects.revision || storeDefinitions.token !== token) {
+      storeDefinitions = { revision: projects.revision, token, served: served(JSON.stringify(definitionsOf(project))) };
+    }
+    return storeDefinitions.served;
   }
 
   function setDefinitions(definitions: unknown, opts: { token?: string; etag?: string } = {}): void {
@@ -341,6 +386,9 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
     definitionsByToken = new Map();
     defaultFlagsResponse = undefined;
     flagsResponseByToken = new Map();
+    slackMessages = [];
+    projects.clear();
+    adminApi.reset();
   }
 
   /** The first active rule matching the request; counts it against the rule's `times`. */
@@ -509,6 +557,8 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
       case "remote_config":
         if (expect("GET")) serveRemoteConfig(request);
         return;
+      case "admin":
+        return answerAdmin(request);
       case "unknown":
         reject(request, 404, "not_found", `No endpoint ${method} ${path}`);
     }
@@ -608,6 +658,21 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
     send(res, record, 200, current.text, { ETag: current.etag });
   }
 
+  /** PostHog's REST API for flags and experiments (adminApi.ts). */
+  function answerAdmin(request: DataRequest): void {
+    const { req, res, record, url, decoded } = request;
+    const answer = adminApi.handle({
+      method: record.method,
+      path: url.pathname,
+      query: url.searchParams,
+      authorization: req.headers.authorization,
+      body: decoded.ok ? { ok: true, value: decoded.value } : { ok: false, error: decoded.error },
+      baseUrl: `http://${req.headers.host ?? "127.0.0.1"}`,
+    });
+    if (answer.status >= 400) log(`${record.method} ${record.path} -> ${answer.status}`);
+    send(res, record, answer.status, JSON.stringify(answer.body), answer.headers);
+  }
+
   /**
    * A flag's remote config payload: its stored `true` payload (JSON text), JSON-encoded as
    * PostHog sends it. The flag is looked up in the definitions served for `?token=`.
@@ -669,14 +734,53 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
         });
         return json({ ok: true });
       }
+      case "GET /_local/slack":
+        return json(api.slackMessages(nonEmptyString(url.searchParams.get("channel"))));
+      case "PUT /_local/policy":
+        try {
+          adminApi.setPolicy((await readJson()) as AdminPolicy);
+        } catch (error) {
+          if (error instanceof BadRequest) throw error;
+          throw new BadRequest((error as Error).message);
+        }
+        return json({ ok: true });
       case "PUT /_local/flags-response": {
         const body = await readJson();
         setFlagsResponse(body, { token: nonEmptyString(url.searchParams.get("token")) });
         return json({ ok: true });
       }
-      default:
+      default: {
+        const slack = /^POST \/_local\/slack\/([^/]+)$/.exec(route);
+        if (slack !== null) {
+          slackMessages.push({ channel: decodeURIComponent(slack[1]!), body: await readJson(), receivedAt: Date.now() });
+          // Slack's incoming webhooks answer a plain-text "ok".
+          return send(res, undefined, 200, "ok", { "Content-Type": "text/plain" });
+        }
+        const project = /^(GET|PUT|POST) \/_local\/projects\/([^/]+)(?:\/(flags|experiments))?$/.exec(route);
+        if (project !== null) return json(await projectControl(project[1]!, decodeURIComponent(project[2]!), project[3], readJson));
         send(res, undefined, 404, errorBody("invalid_request", "not_found", `No control endpoint ${route}`));
+      }
     }
+  }
+
+  /** PUT /_local/projects/:pid {token, groupTypeMapping}; POST/GET .../flags and .../experiments. */
+  async function projectControl(method: string, projectId: string, part: string | undefined, readJson: () => Promise<unknown>) {
+    const list = async () => {
+      const body = await readJson();
+      if (!Array.isArray(body)) throw new BadRequest("expected a JSON array");
+      return body;
+    };
+    if (part === undefined && method === "PUT") {
+      const body = await readJson();
+      if (!isRecord(body)) throw new BadRequest("expected {token?, groupTypeMapping?}");
+      api.setProject(projectId, body as { token?: string; groupTypeMapping?: Record<string, string> });
+      return { ok: true };
+    }
+    if (part === "flags" && method === "POST") return api.seedFlags(projectId, (await list()) as FlagSeed[]);
+    if (part === "flags" && method === "GET") return api.projectFlags(projectId);
+    if (part === "experiments" && method === "POST") return api.seedExperiments(projectId, (await list()) as ExperimentSeed[]);
+    if (part === "experiments" && method === "GET") return projects.project(projectId).experiments;
+    throw new BadRequest(`No control endpoint ${method} /_local/projects/${projectId}${part ? `/${part}` : ""}`);
   }
 
   function page(res: ServerResponse): void {
@@ -773,6 +877,13 @@ ${rows || `<tr><td colspan="5">No events yet.</td></tr>`}
     clearFaults,
     setDefinitions,
     setFlagsResponse,
+    setProject: (projectId, projectOptions) => projects.configure(projectId, projectOptions),
+    seedFlags: (projectId, flags) => projects.seedFlags(projectId, flags).map((flag) => structuredClone(flag)),
+    seedExperiments: (projectId, experiments) => projects.seedExperiments(projectId, experiments).map((e) => structuredClone(e)),
+    projectFlags: (projectId) => structuredClone(projects.project(projectId).flags),
+    changeRequests: (projectId) => structuredClone(projects.project(projectId).changeRequests),
+    setAdminPolicy: (policy) => adminApi.setPolicy(policy),
+    slackMessages: (channel) => slackMessages.filter((m) => channel === undefined || m.channel === channel),
   };
   return api;
 }
