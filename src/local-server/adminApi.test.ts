@@ -382,6 +382,7 @@ describe("experiments", () => {
       feature_flag: { id: flag!.id, key: "exp-flag", active: true },
     });
     expect((await get(`${FLAGS}${flag!.id}/`)).body.experiment_set).toEqual([second.body.results[0].id]);
+    expect((await get(`/api/projects/1/experiments/${second.body.results[0].id}/`)).body).toEqual(second.body.results[0]);
     expect((await get(`${FLAGS}?type=experiment`)).body.results.map((f: { key: string }) => f.key)).toEqual(["exp-flag"]);
   });
 });
@@ -441,6 +442,17 @@ describe("control API and Slack sink", () => {
     expect((await fetch(`${server.url}/_local/slack/x`, { method: "POST", body: "nope" })).status).toBe(400);
     server.reset();
     expect(server.slackMessages()).toEqual([]);
+  });
+
+  test("fault rules naming /_local/slack fail Slack deliveries; other rules leave them alone", async () => {
+    const slack = () => fetch(`${server.url}/_local/slack/alerts`, { method: "POST", body: JSON.stringify({ text: "t" }) });
+    server.addFaults({ status: 503, times: 1 }, { path: "/_local/slack/", status: 500, times: 1 });
+    expect((await slack()).status).toBe(500);
+    expect((await slack()).status).toBe(200);
+    expect(server.slackMessages()).toHaveLength(1);
+    // The path-less rule is still waiting for a PostHog request.
+    expect((await get(FLAGS)).status).toBe(503);
+    expect(server.requests().map((r) => r.path)).toEqual([FLAGS]);
   });
 
   test("projects, seeds and the policy can be set over HTTP", async () => {

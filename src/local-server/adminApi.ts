@@ -64,6 +64,7 @@ const SCOPE_BY_ROUTE = {
   patch: "feature_flag:write",
   activity: "activity_log:read",
   experiments: "experiment:read",
+  experiment: "experiment:read",
 } as const;
 
 type RouteName = keyof typeof SCOPE_BY_ROUTE;
@@ -273,12 +274,12 @@ export function createAdminApi(store: ProjectStore): AdminApi {
     const [, rawProjectId, collection, id, action] = match;
     const method = request.method;
     let route: RouteName | undefined;
-    if (collection === "experiments") route = id === undefined ? "experiments" : undefined;
+    if (collection === "experiments") route = id === undefined ? "experiments" : action === undefined ? "experiment" : undefined;
     else if (id === undefined) route = method === "POST" ? "create" : "list";
     else if (action === undefined) route = method === "PATCH" ? "patch" : "get";
     else if (action === "activity" || action === "status" || action === "dependent_flags") route = action;
     if (route === undefined) return notFound();
-    const routeClass: AdminRouteClass = route === "experiments" ? "experiments" : route === "activity" ? "activity_log" : "feature_flags";
+    const routeClass: AdminRouteClass = route === "experiments" || route === "experiment" ? "experiments" : route === "activity" ? "activity_log" : "feature_flags";
     const denied = authenticate(request, route, routeClass);
     if (denied !== undefined) return denied;
     const allowed = route === "create" || route === "list" ? ["GET", "POST"] : route === "patch" || route === "get" ? ["GET", "PATCH"] : ["GET"];
@@ -290,6 +291,10 @@ export function createAdminApi(store: ProjectStore): AdminApi {
         const experiments = project.experiments.filter((e) => !e.deleted).sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id);
         const page = limitOffsetPage(request, experiments);
         return { status: 200, body: { ...page, results: (page.results as typeof experiments).map((e) => serializeExperiment(project, e)) } };
+      }
+      if (route === "experiment") {
+        const experiment = project.experiments.find((e) => !e.deleted && String(e.id) === id);
+        return experiment === undefined ? notFound() : { status: 200, body: serializeExperiment(project, experiment) };
       }
       if (route === "list") return listFlags(request, project);
       if (route === "create") return createFlag(request, project);

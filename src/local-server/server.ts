@@ -142,6 +142,7 @@ export interface LocalPostHog {
   slackMessages(channel?: string): SlackMessage[];
 }
 
+const SLACK_PATH = "/_local/slack";
 const EMPTY_DEFINITIONS = { flags: [], group_type_mapping: {}, cohorts: {} };
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -395,8 +396,11 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
   function takeFault(path: string, apiKey: string | undefined, bodyBytes: number): FaultRule | undefined {
     const now = Date.now();
     faults = faults.filter((f) => f.remaining !== 0 && (f.expiresAt === undefined || now < f.expiresAt));
+    // The Slack sink is not a PostHog path: only rules naming it apply there.
+    const slack = path.startsWith(SLACK_PATH);
     for (const fault of faults) {
       const { rule } = fault;
+      if (slack && !rule.path?.startsWith(SLACK_PATH)) continue;
       if (rule.path !== undefined && !pathMatches(rule.path, path)) continue;
       if (rule.apiKey !== undefined && rule.apiKey !== apiKey) continue;
       // A size rule only applies to bodies above its limit; smaller ones go on as normal.
@@ -751,16 +755,36 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
       }
       default: {
         const slack = /^POST \/_local\/slack\/([^/]+)$/.exec(route);
-        if (slack !== null) {
-          slackMessages.push({ channel: decodeURIComponent(slack[1]!), body: await readJson(), receivedAt: Date.now() });
-          // Slack's incoming webhooks answer a plain-text "ok".
-          return send(res, undefined, 200, "ok", { "Content-Type": "text/plain" });
-        }
+        if (slack !== null) return receiveSlack(req, res, url, decodeURIComponent(slack[1]!));
         const project = /^(GET|PUT|POST) \/_local\/projects\/([^/]+)(?:\/(flags|experiments))?$/.exec(route);
         if (project !== null) return json(await projectControl(project[1]!, decodeURIComponent(project[2]!), project[3], readJson));
         send(res, undefined, 404, errorBody("invalid_request", "not_found", `No control endpoint ${route}`));
       }
     }
+  }
+
+  /**
+   * POST /_local/slack/:channel: records the JSON body and answers "ok" as Slack's incoming
+   * webhooks do. Fault rules whose path starts with /_local/slack apply (not recorded in requests()).
+   */
+  async function receiveSlack(req: IncomingMessage, res: ServerResponse, url: URL, channel: string): Promise<void> {
+    const { raw } = await readBody(req);
+    const decoded = decodeBody(raw, req.headers);
+    const record: RequestRecord = {
+      method: "POST",
+      path: url.pathname,
+      query: url.search.replace(/^\?/, ""),
+      status: 0,
+      bodyBytes: raw.length,
+      receivedAt: Date.now(),
+      headers: headerRecord(req),
+    };
+    if (await applyFault({ req, res, url, record, decoded })) return;
+    if (!decoded.ok || decoded.value === undefined) {
+      return send(res, undefined, 400, "invalid_payload", { "Content-Type": "text/plain" });
+    }
+    slackMessages.push({ channel, body: decoded.value, receivedAt: record.receivedAt });
+    send(res, undefined, 200, "ok", { "Content-Type": "text/plain" });
   }
 
   /** PUT /_local/projects/:pid {token, groupTypeMapping}; POST/GET .../flags and .../experiments. */
