@@ -337,6 +337,19 @@ describe("authentication, scopes, tagging, throttles", () => {
     expect(server.projectFlags("1")).toHaveLength(1);
   });
 
+  test("with personalApiKeys, /flags/definitions and remote_config need a known key with feature_flag:read", async () => {
+    server.setProject("1", { token: "phc_store" });
+    server.seedFlags("1", [{ key: "f", filters: { ...rollout(100), payloads: { true: "1" } } }]);
+    server.setAdminPolicy({ personalApiKeys: { phx_read: ["feature_flag:read"], phx_exp: ["experiment:read"] } });
+    const definitions = (key: string) => get(`/flags/definitions?token=phc_store`, key);
+    const remoteConfig = (key: string) => get(`/api/projects/@current/feature_flags/f/remote_config?token=phc_store`, key);
+    expect((await definitions("phx_read")).status).toBe(200);
+    expect(await definitions("phx_unknown")).toMatchObject({ status: 401, body: { code: "authentication_failed" } });
+    expect(await definitions("phx_exp")).toMatchObject({ status: 403, body: { detail: "API key missing required scope 'feature_flag:read'" } });
+    expect(await remoteConfig("phx_read")).toMatchObject({ status: 200, body: "1" });
+    expect((await remoteConfig("phx_exp")).status).toBe(403);
+  });
+
   test("tagging: false drops tag writes silently and reads tags as []", async () => {
     server.setAdminPolicy({ tagging: false });
     const flag = await createFlag("untagged", { tags: ["guardian"] });

@@ -122,6 +122,11 @@ function limitOffsetPage(request: AdminRequest, items: unknown[]): Record<string
 
 export interface AdminApi {
   handle(request: AdminRequest): AdminResponse;
+  /**
+   * The personal-key check of the SDK endpoints that need `feature_flag:read`
+   * (/flags/definitions, remote_config): an error answer, or undefined when allowed.
+   */
+  checkFlagReader(authorization: string | undefined): AdminResponse | undefined;
   setPolicy(policy: AdminPolicy | undefined): void;
   /** Forgets the policy and throttle history. */
   reset(): void;
@@ -151,8 +156,9 @@ export function createAdminApi(store: ProjectStore): AdminApi {
     return undefined;
   }
 
-  function authenticate(request: AdminRequest, route: RouteName, routeClass: AdminRouteClass): AdminResponse | undefined {
-    const match = /^Bearer\s+(\S+)/i.exec(request.authorization ?? "");
+  /** 401 without a Bearer key or with one the policy does not know; 403 when it lacks `scope`. */
+  function authorize(authorization: string | undefined, scope: string): AdminResponse | { apiKey: string } {
+    const match = /^Bearer\s+(\S+)/i.exec(authorization ?? "");
     if (match === null) {
       return error(401, "authentication_error", "not_authenticated", "Authentication credentials were not provided.");
     }
@@ -163,12 +169,17 @@ export function createAdminApi(store: ProjectStore): AdminApi {
         const detail = "Personal API key found in request Authorization header is invalid.";
         return error(401, "authentication_error", "authentication_failed", detail);
       }
-      const required = SCOPE_BY_ROUTE[route];
-      if (!hasScope(scopes, required)) {
-        return error(403, "authentication_error", "permission_denied", `API key missing required scope '${required}'`);
+      if (!hasScope(scopes, scope)) {
+        return error(403, "authentication_error", "permission_denied", `API key missing required scope '${scope}'`);
       }
     }
-    const retryAfter = throttle(routeClass, apiKey);
+    return { apiKey };
+  }
+
+  function authenticate(request: AdminRequest, route: RouteName, routeClass: AdminRouteClass): AdminResponse | undefined {
+    const authorized = authorize(request.authorization, SCOPE_BY_ROUTE[route]);
+    if ("status" in authorized) return authorized;
+    const retryAfter = throttle(routeClass, authorized.apiKey);
     if (retryAfter !== undefined) {
       const detail = `Request was throttled. Expected available in ${retryAfter} second${retryAfter === 1 ? "" : "s"}.`;
       return { ...error(429, "throttled_error", "throttled", detail), headers: { "Retry-After": String(retryAfter) } };
@@ -320,6 +331,10 @@ export function createAdminApi(store: ProjectStore): AdminApi {
 
   return {
     handle,
+    checkFlagReader(authorization) {
+      const authorized = authorize(authorization, "feature_flag:read");
+      return "status" in authorized ? authorized : undefined;
+    },
     setPolicy(next) {
       const value = next ?? {};
       validatePolicy(value);

@@ -13,7 +13,15 @@ import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { evaluateFlagsRequest } from "./flagsEndpoint.js";
 import { ADMIN_PATH, createAdminApi, type AdminPolicy } from "./adminApi.js";
-import { ProjectStore, definitionsOf, type ExperimentSeed, type FlagSeed, type StoredExperiment, type StoredFlag } from "./projectStore.js";
+import {
+  ProjectStore,
+  definitionsOf,
+  type ChangeRequest,
+  type ExperimentSeed,
+  type FlagSeed,
+  type StoredExperiment,
+  type StoredFlag,
+} from "./projectStore.js";
 
 export type { AdminPolicy, AdminRouteClass } from "./adminApi.js";
 export type { ChangeRequest, ExperimentSeed, FlagSeed, StoredExperiment, StoredFlag } from "./projectStore.js";
@@ -135,7 +143,7 @@ export interface LocalPostHog {
   /** A project's flags as stored, deleted ones included. */
   projectFlags(projectId: string): StoredFlag[];
   /** Change requests opened by the approval policy, in order. */
-  changeRequests(projectId: string): import("./projectStore.js").ChangeRequest[];
+  changeRequests(projectId: string): ChangeRequest[];
   /** Scopes, tagging, approvals and throttles of the REST API; `undefined` restores the default (all allowed). */
   setAdminPolicy(policy: AdminPolicy | undefined): void;
   /** Bodies received on POST /_local/slack/:channel, in order. */
@@ -645,10 +653,7 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
 
   function serveDefinitions(request: DataRequest): void {
     const { req, res, record, url } = request;
-    if (!/^Bearer\s+\S/i.test(req.headers.authorization ?? "")) {
-      const detail = "Authentication credentials were not provided.";
-      return reject(request, 401, "not_authenticated", detail);
-    }
+    if (denyFlagReader(request)) return;
     let current: ServedDefinitions;
     try {
       current = definitionsFor(nonEmptyString(url.searchParams.get("token")));
@@ -660,6 +665,19 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
       return send(res, record, 304, "", { ETag: current.etag });
     }
     send(res, record, 200, current.text, { ETag: current.etag });
+  }
+
+  /**
+   * The personal API key check of /flags/definitions and remote_config: a Bearer key, and with
+   * a `personalApiKeys` policy a known one holding `feature_flag:read`. True when it answered.
+   */
+  function denyFlagReader(request: DataRequest): boolean {
+    const denied = adminApi.checkFlagReader(request.req.headers.authorization);
+    if (denied === undefined) return false;
+    const { detail } = denied.body as { detail: string };
+    log(`${request.record.method} ${request.record.path} -> ${denied.status} ${detail}`);
+    send(request.res, request.record, denied.status, JSON.stringify(denied.body));
+    return true;
   }
 
   /** PostHog's REST API for flags and experiments (adminApi.ts). */
@@ -682,10 +700,8 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
    * PostHog sends it. The flag is looked up in the definitions served for `?token=`.
    */
   function serveRemoteConfig(request: DataRequest): void {
-    const { req, record, url } = request;
-    if (!/^Bearer\s+\S/i.test(req.headers.authorization ?? "")) {
-      return reject(request, 401, "not_authenticated", "Authentication credentials were not provided.");
-    }
+    const { record, url } = request;
+    if (denyFlagReader(request)) return;
     const key = decodeURIComponent(REMOTE_CONFIG_PATH.exec(stripTrailingSlashes(url.pathname))![1]!);
     const body = JSON.parse(definitionsFor(nonEmptyString(url.searchParams.get("token"))).text) as { flags?: unknown };
     const flag = (Array.isArray(body.flags) ? body.flags : []).find((f): f is Record<string, unknown> => isRecord(f) && f.key === key);
