@@ -259,6 +259,10 @@ describe("feature flags: patch and activity", () => {
       },
     });
     expect(server.projectFlags("1").find((f) => f.id === base.id)).toMatchObject({ active: true, version: 1 });
+    // PostHog's approval gate comes before the dependants check.
+    server.setAdminPolicy({ approvals: { "feature_flag.disable": "require_approval" } });
+    expect((await patch(`${FLAGS}${base.id}/`, { active: false })).body.code).toBe("approval_required");
+    server.setAdminPolicy(undefined);
     await patch(`${FLAGS}${child.id}/`, { active: false });
     expect((await patch(`${FLAGS}${base.id}/`, { active: false })).status).toBe(200);
   });

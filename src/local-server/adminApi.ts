@@ -254,6 +254,7 @@ export function createAdminApi(store: ProjectStore): AdminApi {
         },
       };
     }
+    store.checkDependants(project, flag, validated);
     store.applyPatch(flag, validated, tagging(), project);
     return { status: 200, body: serializeFlag(project, flag, tagging()) };
   }

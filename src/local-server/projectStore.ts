@@ -516,6 +516,11 @@ export class ProjectStore {
     if (typeof body.evaluation_runtime === "string") changes.evaluation_runtime = body.evaluation_runtime;
     if ("rollback_conditions" in body) changes.rollback_conditions = body.rollback_conditions;
     if (Array.isArray(body.tags)) changes.tags = tagify(body.tags);
+    return changes;
+  }
+
+  /** PostHog refuses to disable or delete a flag other active flags depend on (checked after the approval gate). */
+  checkDependants(project: Project, flag: StoredFlag, changes: Partial<StoredFlag>): void {
     if (changes.active === false && flag.active) {
       const dependents = dependentFlags(project, flag);
       if (dependents.length > 0) throw dependentsError("disable", dependents);
@@ -524,7 +529,6 @@ export class ProjectStore {
       const dependents = dependentFlags(project, flag);
       if (dependents.length > 0) throw dependentsError("delete", dependents);
     }
-    return changes;
   }
 
   /** Applies validated changes: bumps `version`, logs the changed fields. */
