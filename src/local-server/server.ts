@@ -12,6 +12,19 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { evaluateFlagsRequest } from "./flagsEndpoint.js";
+import { ADMIN_PATH, createAdminApi, type AdminPolicy } from "./adminApi.js";
+import {
+  ProjectStore,
+  definitionsOf,
+  type ChangeRequest,
+  type ExperimentSeed,
+  type FlagSeed,
+  type StoredExperiment,
+  type StoredFlag,
+} from "./projectStore.js";
+
+export type { AdminPolicy, AdminRouteClass } from "./adminApi.js";
+export type { ChangeRequest, ExperimentSeed, FlagSeed, StoredExperiment, StoredFlag } from "./projectStore.js";
 
 export interface LocalPostHogOptions {
   /** 0 = a random free port. Default 0. */
@@ -92,6 +105,13 @@ export type FaultRule = {
   | { maxBodyBytes: number; status?: number }
 );
 
+/** A JSON body received on POST /_local/slack/:channel (a Slack incoming-webhook stand-in). */
+export interface SlackMessage {
+  channel: string;
+  body: unknown;
+  receivedAt: number;
+}
+
 export interface LocalPostHog {
   /** "http://127.0.0.1:PORT" */
   url: string;
@@ -112,8 +132,25 @@ export interface LocalPostHog {
   setDefinitions(definitions: unknown, options?: { token?: string; etag?: string }): void;
   /** Canned answer for POST /flags; a function receives the parsed body. `undefined` removes it. */
   setFlagsResponse(response: unknown | ((body: any) => unknown), options?: { token?: string }): void;
+  /**
+   * Links a project of the REST API (/api/projects/:id/...) to a project API key: from then on
+   * /flags/definitions?token=<token> serves that project's flags (unless setDefinitions set some).
+   */
+  setProject(projectId: string, options: { token?: string; groupTypeMapping?: Record<string, string> }): void;
+  /** Adds flags to a project as they are (no validation, no activity entry). */
+  seedFlags(projectId: string, flags: FlagSeed[]): StoredFlag[];
+  seedExperiments(projectId: string, experiments: ExperimentSeed[]): StoredExperiment[];
+  /** A project's flags as stored, deleted ones included. */
+  projectFlags(projectId: string): StoredFlag[];
+  /** Change requests opened by the approval policy, in order. */
+  changeRequests(projectId: string): ChangeRequest[];
+  /** Scopes, tagging, approvals and throttles of the REST API; `undefined` restores the default (all allowed). */
+  setAdminPolicy(policy: AdminPolicy | undefined): void;
+  /** Bodies received on POST /_local/slack/:channel, in order. */
+  slackMessages(channel?: string): SlackMessage[];
 }
 
+const SLACK_PATH = "/_local/slack";
 const EMPTY_DEFINITIONS = { flags: [], group_type_mapping: {}, cohorts: {} };
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -122,7 +159,7 @@ const FLAGS_PATHS = new Set(["/flags"]);
 const DEFINITIONS_PATHS = new Set(["/flags/definitions", "/api/feature_flag/local_evaluation"]);
 const ENDPOINT_PATHS = new Set([...CAPTURE_PATHS, ...FLAGS_PATHS, ...DEFINITIONS_PATHS]);
 
-type Route = "capture" | "flags" | "definitions" | "remote_config" | "unknown";
+type Route = "capture" | "flags" | "definitions" | "remote_config" | "admin" | "unknown";
 
 /** GET /api/projects/@current/feature_flags/{key}/remote_config: the flag key, URL-decoded. */
 const REMOTE_CONFIG_PATH = /^\/api\/projects\/[^/]+\/feature_flags\/([^/]+)\/remote_config$/;
@@ -167,6 +204,7 @@ function routeOf(path: string): Route {
   if (FLAGS_PATHS.has(p)) return "flags";
   if (DEFINITIONS_PATHS.has(p)) return "definitions";
   if (REMOTE_CONFIG_PATH.test(p)) return "remote_config";
+  if (ADMIN_PATH.test(path)) return "admin";
   return "unknown";
 }
 
@@ -278,6 +316,10 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
   let definitionsByToken = new Map<string, ServedDefinitions>();
   let defaultFlagsResponse: unknown;
   let flagsResponseByToken = new Map<string, unknown>();
+  let slackMessages: SlackMessage[] = [];
+  const projects = new ProjectStore();
+  const adminApi = createAdminApi(projects);
+  let storeDefinitions: { revision: number; token: string; served: ServedDefinitions } | undefined;
 
   const sockets = new Set<Socket>();
   const pendingHangs = new Set<() => void>();
@@ -293,6 +335,8 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
   function definitionsFor(token: string | undefined): ServedDefinitions {
     const set = (token !== undefined ? definitionsByToken.get(token) : undefined) ?? defaultDefinitions;
     if (set !== undefined) return set;
+    const fromStore = token === undefined ? undefined : projectDefinitions(token);
+    if (fromStore !== undefined) return fromStore;
     if (optionDefinitions !== undefined) return optionDefinitions;
     if (options.definitionsFile !== undefined) {
       // Re-read on every request so edits show up without a restart; parse to validate.
@@ -301,6 +345,16 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
       return served(text);
     }
     return served(JSON.stringify(EMPTY_DEFINITIONS));
+  }
+
+  /** The definitions of the project linked to `token`, regenerated when the store changed. */
+  function projectDefinitions(token: string): ServedDefinitions | undefined {
+    const project = projects.projectForToken(token);
+    if (project === undefined) return undefined;
+    if (storeDefinitions?.revision !== projects.revision || storeDefinitions.token !== token) {
+      storeDefinitions = { revision: projects.revision, token, served: served(JSON.stringify(definitionsOf(project))) };
+    }
+    return storeDefinitions.served;
   }
 
   function setDefinitions(definitions: unknown, opts: { token?: string; etag?: string } = {}): void {
@@ -341,14 +395,20 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
     definitionsByToken = new Map();
     defaultFlagsResponse = undefined;
     flagsResponseByToken = new Map();
+    slackMessages = [];
+    projects.clear();
+    adminApi.reset();
   }
 
   /** The first active rule matching the request; counts it against the rule's `times`. */
   function takeFault(path: string, apiKey: string | undefined, bodyBytes: number): FaultRule | undefined {
     const now = Date.now();
     faults = faults.filter((f) => f.remaining !== 0 && (f.expiresAt === undefined || now < f.expiresAt));
+    // The Slack sink is not a PostHog path: only rules naming it apply there.
+    const slack = path.startsWith(SLACK_PATH);
     for (const fault of faults) {
       const { rule } = fault;
+      if (slack && !rule.path?.startsWith(SLACK_PATH)) continue;
       if (rule.path !== undefined && !pathMatches(rule.path, path)) continue;
       if (rule.apiKey !== undefined && rule.apiKey !== apiKey) continue;
       // A size rule only applies to bodies above its limit; smaller ones go on as normal.
@@ -509,6 +569,8 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
       case "remote_config":
         if (expect("GET")) serveRemoteConfig(request);
         return;
+      case "admin":
+        return answerAdmin(request);
       case "unknown":
         reject(request, 404, "not_found", `No endpoint ${method} ${path}`);
     }
@@ -591,10 +653,7 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
 
   function serveDefinitions(request: DataRequest): void {
     const { req, res, record, url } = request;
-    if (!/^Bearer\s+\S/i.test(req.headers.authorization ?? "")) {
-      const detail = "Authentication credentials were not provided.";
-      return reject(request, 401, "not_authenticated", detail);
-    }
+    if (denyFlagReader(request)) return;
     let current: ServedDefinitions;
     try {
       current = definitionsFor(nonEmptyString(url.searchParams.get("token")));
@@ -609,14 +668,40 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
   }
 
   /**
+   * The personal API key check of /flags/definitions and remote_config: a Bearer key, and with
+   * a `personalApiKeys` policy a known one holding `feature_flag:read`. True when it answered.
+   */
+  function denyFlagReader(request: DataRequest): boolean {
+    const denied = adminApi.checkFlagReader(request.req.headers.authorization);
+    if (denied === undefined) return false;
+    const { detail } = denied.body as { detail: string };
+    log(`${request.record.method} ${request.record.path} -> ${denied.status} ${detail}`);
+    send(request.res, request.record, denied.status, JSON.stringify(denied.body));
+    return true;
+  }
+
+  /** PostHog's REST API for flags and experiments (adminApi.ts). */
+  function answerAdmin(request: DataRequest): void {
+    const { req, res, record, url, decoded } = request;
+    const answer = adminApi.handle({
+      method: record.method,
+      path: url.pathname,
+      query: url.searchParams,
+      authorization: req.headers.authorization,
+      body: decoded.ok ? { ok: true, value: decoded.value } : { ok: false, error: decoded.error },
+      baseUrl: `http://${req.headers.host ?? "127.0.0.1"}`,
+    });
+    if (answer.status >= 400) log(`${record.method} ${record.path} -> ${answer.status}`);
+    send(res, record, answer.status, JSON.stringify(answer.body), answer.headers);
+  }
+
+  /**
    * A flag's remote config payload: its stored `true` payload (JSON text), JSON-encoded as
    * PostHog sends it. The flag is looked up in the definitions served for `?token=`.
    */
   function serveRemoteConfig(request: DataRequest): void {
-    const { req, record, url } = request;
-    if (!/^Bearer\s+\S/i.test(req.headers.authorization ?? "")) {
-      return reject(request, 401, "not_authenticated", "Authentication credentials were not provided.");
-    }
+    const { record, url } = request;
+    if (denyFlagReader(request)) return;
     const key = decodeURIComponent(REMOTE_CONFIG_PATH.exec(stripTrailingSlashes(url.pathname))![1]!);
     const body = JSON.parse(definitionsFor(nonEmptyString(url.searchParams.get("token"))).text) as { flags?: unknown };
     const flag = (Array.isArray(body.flags) ? body.flags : []).find((f): f is Record<string, unknown> => isRecord(f) && f.key === key);
@@ -669,14 +754,73 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
         });
         return json({ ok: true });
       }
+      case "GET /_local/slack":
+        return json(api.slackMessages(nonEmptyString(url.searchParams.get("channel"))));
+      case "PUT /_local/policy":
+        try {
+          adminApi.setPolicy((await readJson()) as AdminPolicy);
+        } catch (error) {
+          if (error instanceof BadRequest) throw error;
+          throw new BadRequest((error as Error).message);
+        }
+        return json({ ok: true });
       case "PUT /_local/flags-response": {
         const body = await readJson();
         setFlagsResponse(body, { token: nonEmptyString(url.searchParams.get("token")) });
         return json({ ok: true });
       }
-      default:
+      default: {
+        const slack = /^POST \/_local\/slack\/([^/]+)$/.exec(route);
+        if (slack !== null) return receiveSlack(req, res, url, decodeURIComponent(slack[1]!));
+        const project = /^(GET|PUT|POST) \/_local\/projects\/([^/]+)(?:\/(flags|experiments))?$/.exec(route);
+        if (project !== null) return json(await projectControl(project[1]!, decodeURIComponent(project[2]!), project[3], readJson));
         send(res, undefined, 404, errorBody("invalid_request", "not_found", `No control endpoint ${route}`));
+      }
     }
+  }
+
+  /**
+   * POST /_local/slack/:channel: records the JSON body and answers "ok" as Slack's incoming
+   * webhooks do. Fault rules whose path starts with /_local/slack apply (not recorded in requests()).
+   */
+  async function receiveSlack(req: IncomingMessage, res: ServerResponse, url: URL, channel: string): Promise<void> {
+    const { raw } = await readBody(req);
+    const decoded = decodeBody(raw, req.headers);
+    const record: RequestRecord = {
+      method: "POST",
+      path: url.pathname,
+      query: url.search.replace(/^\?/, ""),
+      status: 0,
+      bodyBytes: raw.length,
+      receivedAt: Date.now(),
+      headers: headerRecord(req),
+    };
+    if (await applyFault({ req, res, url, record, decoded })) return;
+    if (!decoded.ok || decoded.value === undefined) {
+      return send(res, undefined, 400, "invalid_payload", { "Content-Type": "text/plain" });
+    }
+    slackMessages.push({ channel, body: decoded.value, receivedAt: record.receivedAt });
+    send(res, undefined, 200, "ok", { "Content-Type": "text/plain" });
+  }
+
+  /** PUT /_local/projects/:pid {token, groupTypeMapping}; POST/GET .../flags and .../experiments. */
+  async function projectControl(method: string, projectId: string, part: string | undefined, readJson: () => Promise<unknown>) {
+    const list = async () => {
+      const body = await readJson();
+      if (!Array.isArray(body)) throw new BadRequest("expected a JSON array");
+      return body;
+    };
+    if (part === undefined && method === "PUT") {
+      const body = await readJson();
+      if (!isRecord(body)) throw new BadRequest("expected {token?, groupTypeMapping?}");
+      api.setProject(projectId, body as { token?: string; groupTypeMapping?: Record<string, string> });
+      return { ok: true };
+    }
+    if (part === "flags" && method === "POST") return api.seedFlags(projectId, (await list()) as FlagSeed[]);
+    if (part === "flags" && method === "GET") return api.projectFlags(projectId);
+    if (part === "experiments" && method === "POST") return api.seedExperiments(projectId, (await list()) as ExperimentSeed[]);
+    if (part === "experiments" && method === "GET") return projects.project(projectId).experiments;
+    throw new BadRequest(`No control endpoint ${method} /_local/projects/${projectId}${part ? `/${part}` : ""}`);
   }
 
   function page(res: ServerResponse): void {
@@ -773,6 +917,13 @@ ${rows || `<tr><td colspan="5">No events yet.</td></tr>`}
     clearFaults,
     setDefinitions,
     setFlagsResponse,
+    setProject: (projectId, projectOptions) => projects.configure(projectId, projectOptions),
+    seedFlags: (projectId, flags) => projects.seedFlags(projectId, flags).map((flag) => structuredClone(flag)),
+    seedExperiments: (projectId, experiments) => projects.seedExperiments(projectId, experiments).map((e) => structuredClone(e)),
+    projectFlags: (projectId) => structuredClone(projects.project(projectId).flags),
+    changeRequests: (projectId) => structuredClone(projects.project(projectId).changeRequests),
+    setAdminPolicy: (policy) => adminApi.setPolicy(policy),
+    slackMessages: (channel) => slackMessages.filter((m) => channel === undefined || m.channel === channel),
   };
   return api;
 }
