@@ -3,7 +3,8 @@
 // are decided on the server, and PostHog's webhook refreshes the definitions at once.
 import { beforeEach, describe, expect, test, vi } from "vitest";
 import { fromConvexSafe } from "../core/convexSafe.js";
-import { api } from "../testing/app/_generated/api.js";
+import { api, components } from "../testing/app/_generated/api.js";
+import { PostHog, PostHogInputError } from "./index.js";
 import { flushAndDrain, initTestApp, useLocalPostHog } from "../testing/setup.js";
 
 const TOKEN = "phc_browser";
@@ -150,6 +151,34 @@ describe("flags and flag queries", () => {
     expect(fromConvexSafe(answer.featureFlagPayloads.themed!)).toEqual({ $theme: "dark", sizes: [1, 2] });
     const one = await t.withIdentity(proUser).query(api.posthogApi.anyFlag, { key: "themed" });
     expect(fromConvexSafe(one.payload)).toEqual({ $theme: "dark", sizes: [1, 2] });
+    // keys: "all" lets any key through; one PostHog does not have is undecided, with its reason.
+    const missing = await t.withIdentity(proUser).query(api.posthogApi.anyFlags, { keys: ["no_such_flag"] });
+    expect(missing).toMatchObject({ featureFlags: {}, reasons: { no_such_flag: "unknown_flag" } });
+  });
+});
+
+describe("definition", () => {
+  test("without a registry the allowed keys must be given; without a taxonomy there is no track", () => {
+    const plain = new PostHog(components.posthog);
+    expect(() => plain.exposeApi()).toThrow(PostHogInputError);
+    expect(() => plain.exposeApi()).toThrow(/exposeApi needs the flags the browser may read: pass keys/);
+    expect(() => plain.exposeApi({ anonymous: "allow" as "deny", keys: "all" })).toThrow(/anonymous: must be "deny" or "client-id", got "allow"/);
+    const listed = plain.exposeApi({ keys: ["a", "b"] });
+    expect(Object.keys(listed).sort()).toEqual(["flag", "flags", "refreshHook", "reportExposure"]);
+  });
+
+  test("with a registry the functions' types carry its keys, values and payloads", async () => {
+    const t = await ready();
+    const answer = await t.withIdentity(proUser).query(api.posthogApi.flags, {});
+    const variant: "control" | "blue" | false | undefined = answer.featureFlags.experiment_checkout_button;
+    const payload: { color: string } | undefined = answer.featureFlagPayloads.experiment_checkout_button
+      ? fromConvexSafe(answer.featureFlagPayloads.experiment_checkout_button)
+      : undefined;
+    // @ts-expect-error a key outside the registry
+    void answer.featureFlags.themed;
+    // @ts-expect-error a boolean flag's value is not a string
+    const wrong: string | undefined = answer.featureFlags.release_search_v2;
+    expect([variant, payload, wrong]).toEqual(["blue", { color: "#00f" }, true]);
   });
 });
 
