@@ -8,9 +8,11 @@
  * @module
  */
 
+import type * as browserFlags from "../browserFlags.js";
 import type * as capture from "../capture.js";
 import type * as captureCost from "../captureCost.js";
 import type * as flags from "../flags.js";
+import type * as http from "../http.js";
 
 import type {
   ApiFromModules,
@@ -20,9 +22,11 @@ import type {
 import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
+  browserFlags: typeof browserFlags;
   capture: typeof capture;
   captureCost: typeof captureCost;
   flags: typeof flags;
+  http: typeof http;
 }> = anyApi as any;
 
 /**
