@@ -12,6 +12,8 @@ import { PostHogInputError, type PostHogMessage } from "../core/messages.js";
 import type { FlagValue } from "../core/flags/index.js";
 import { ClientConfig, type PostHogOptions } from "./config.js";
 import * as admin from "./admin.js";
+import * as browserApi from "./browserApi.js";
+import type { BrowserApi, ExposeApiOptions } from "./browserApi.js";
 import type { Status } from "./admin.js";
 import * as events from "./events.js";
 import * as exposures from "./exposures.js";
@@ -71,6 +73,7 @@ export type {
 export { defineEvents } from "../core/eventTaxonomy.js";
 export type { DollarProperties, EventDefinition, EventProperties, EventTaxonomy, TypedEvent } from "../core/eventTaxonomy.js";
 export type { RegistryStatus } from "./contracts.js";
+export type { BrowserApi, BrowserApiCore, BrowserFlagReason, BrowserFlagResult, BrowserFlags, BrowserIdentity, ExposeApiOptions } from "./browserApi.js";
 export type {
   CaptureArgsOf,
   FlagKeyOf,
@@ -316,6 +319,18 @@ export class PostHog<Flags extends FlagsOption = undefined, Events extends Event
     args: { distinctId: string; result: FeatureFlagResult; groups?: Record<string, string>; disableGeoip?: boolean },
   ): Promise<void> {
     await exposures.captureExposure(this.#config, ctx, args);
+  }
+
+  // --- the browser ---
+
+  /**
+   * Functions for the app to export (e.g. from convex/posthogApi.ts) so its browser reads
+   * flags live through Convex: `flags` and `flag` queries, a `reportExposure` mutation (the
+   * server evaluates the value it records), `track` (with an event taxonomy) and `refreshHook`,
+   * the HTTP action PostHog's webhook calls when a flag changes (route it in convex/http.ts).
+   */
+  exposeApi<const K extends FlagKeyOf<Flags> = FlagKeyOf<Flags>>(options: ExposeApiOptions<K> = {}): BrowserApi<Flags, Events, K> {
+    return browserApi.exposeApi<Flags, Events, K>(this.#config, options);
   }
 
   // --- configuration ---

@@ -104,6 +104,23 @@ export async function getAllFlagsAndPayloads(
   return { featureFlags, featureFlagPayloads };
 }
 
+/**
+ * The results of the named flags (every flag when `keys` is undefined), from the stored
+ * definitions only, overrides applied: what the browser API's flags query answers. No exposure.
+ */
+export async function readFlagResults(
+  config: ClientConfig,
+  ctx: RunQueryCtx,
+  context: FlagContext & { distinctId: string },
+  keys: string[] | undefined,
+): Promise<FlagReadResult[]> {
+  if (config.disabled) return (keys ?? []).map((key) => undecidedResult(key, "disabled"));
+  if (keys?.length === 0) return [];
+  const { decisions } = await decide(config, ctx, context, keys, { onlyEvaluateLocally: true }, "all");
+  const { overrides } = config;
+  return decisions.map(({ result }) => (overrides.hasFlag(result.key) ? overrides.result(result.key) : overrides.withPayload(result)));
+}
+
 /** A snapshot of the flags; in a mutation or action, one whose reads record exposures. */
 export async function evaluateFlags(config: ClientConfig, ctx: RunQueryCtx, args: AllFlagsArgs): Promise<FlagsSnapshot> {
   const { snapshot, facts, response } = await evaluateSnapshot(config, ctx, args, "snapshot");

@@ -12,7 +12,9 @@ import type * as compat from "../compat.js";
 import type * as events from "../events.js";
 import type * as flags from "../flags.js";
 import type * as hooks from "../hooks.js";
+import type * as http from "../http.js";
 import type * as parity from "../parity.js";
+import type * as posthogApi from "../posthogApi.js";
 import type * as realConvex from "../realConvex.js";
 import type * as typed from "../typed.js";
 
@@ -28,7 +30,9 @@ const fullApi: ApiFromModules<{
   events: typeof events;
   flags: typeof flags;
   hooks: typeof hooks;
+  http: typeof http;
   parity: typeof parity;
+  posthogApi: typeof posthogApi;
   realConvex: typeof realConvex;
   typed: typeof typed;
 }> = anyApi as any;
