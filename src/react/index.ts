@@ -52,39 +52,73 @@ export type Decoded<T> = T extends ConvexSafe<infer U> ? U : T;
 export type FlagKeyOfApi<Api extends FeatureFlagApi> = FunctionArgs<Api["flag"]> extends { key: infer K extends string } ? K : string;
 
 type FlagAnswer<Api extends FeatureFlagApi> = NonNullable<FunctionReturnType<Api["flag"]>>;
-/** The `flag` query's answer for `Key`: the member of a per-key union whose `key` is `Key`, else the whole answer. */
-type FlagAnswerFor<Api extends FeatureFlagApi, Key extends string> = [Extract<FlagAnswer<Api>, { key: Key }>] extends [never]
-  ? FlagAnswer<Api>
-  : Extract<FlagAnswer<Api>, { key: Key }>;
 type Field<T, Name extends string> = T extends { [P in Name]: infer V } ? V : T extends { [P in Name]?: infer V } ? V | undefined : unknown;
+/** The member of a per-key union answer whose `key` is `Key`, or never. */
+type KeyedAnswer<Api extends FeatureFlagApi, Key extends string> = Extract<FlagAnswer<Api>, { key: Key }>;
+/** The `flags` query's per-key map `Map` (featureFlags or featureFlagPayloads), when `api` has that query. */
+type FlagsMap<Api, Map extends string> = Api extends { flags: infer Q extends PublicQuery } ? NonNullable<Field<FunctionReturnType<Q>, Map>> : never;
 
-/** The `flag` query's answer with its payload decoded. */
-export type DecodedFlagResult<Answer> = Omit<Answer, "payload"> & { payload: Decoded<Field<Answer, "payload">> };
+/**
+ * Flag `Key`'s value type. The `flag` query's answer names every key's values together, so the
+ * per-key type comes from a per-key union answer, else from the `flags` query's per-key map
+ * when `api` is the whole exposed object, else from the answer as it is.
+ */
+export type FlagValueFor<Api extends FeatureFlagApi, Key extends string> = [KeyedAnswer<Api, Key>] extends [never]
+  ? Key extends keyof FlagsMap<Api, "featureFlags">
+    ? NonNullable<FlagsMap<Api, "featureFlags">[Key]>
+    : NonNullable<Field<FlagAnswer<Api>, "value">>
+  : NonNullable<Field<KeyedAnswer<Api, Key>, "value">>;
 
-export interface FeatureFlagState<Answer> {
+/** Flag `Key`'s payload type, decoded (null: no payload), found the same way as its value. */
+export type FlagPayloadFor<Api extends FeatureFlagApi, Key extends string> = [KeyedAnswer<Api, Key>] extends [never]
+  ? Key extends keyof FlagsMap<Api, "featureFlagPayloads">
+    ? Decoded<NonNullable<FlagsMap<Api, "featureFlagPayloads">[Key]>> | null
+    : Decoded<Field<FlagAnswer<Api>, "payload">>
+  : Decoded<Field<KeyedAnswer<Api, Key>, "payload">>;
+
+/** The `flag` query's answer for `Key`, its value and payload typed for that key and the payload decoded. */
+export type FlagResultFor<Api extends FeatureFlagApi, Key extends string> = Omit<FlagAnswer<Api>, "key" | "value" | "variant" | "payload"> & {
+  key: Key;
+  value?: FlagValueFor<Api, Key>;
+  variant: Extract<FlagValueFor<Api, Key>, string> | null;
+  payload: FlagPayloadFor<Api, Key>;
+};
+
+export interface FeatureFlagState<Value, Payload, Result> {
   /** The flag's value (a boolean or a variant), undefined while loading or when the server could not decide. */
-  value: Field<Answer, "value"> | undefined;
-  /** The flag's payload, decoded; undefined while loading. */
-  payload: Decoded<Field<Answer, "payload">> | undefined;
+  value: Value | undefined;
+  /** The flag's payload, decoded (null: none); undefined while loading. */
+  payload: Payload | undefined;
   /** True until the server's first answer arrives. */
   loading: boolean;
   /** The server's whole answer (reason, variant, ...), its payload decoded; undefined while loading. */
-  result: DecodedFlagResult<Answer> | undefined;
+  result: Result | undefined;
   /** Records `$feature_flag_called` for this flag: the server evaluates it again and reports its own value. */
   reportExposure(): Promise<void>;
 }
 
 /** The `flags` query's answer with its payloads decoded. */
 export type DecodedFlagsAnswer<Answer> = Omit<Answer, "featureFlagPayloads"> & {
-  featureFlagPayloads: Decoded<Field<Answer, "featureFlagPayloads">>;
+  featureFlagPayloads: DecodedPayloads<NonNullable<Field<Answer, "featureFlagPayloads">>>;
 };
+/** A payloads map with each payload decoded (or the whole map, when it is Convex-safe as one). */
+type DecodedPayloads<Map> = Map extends ConvexSafe<infer U> ? U : { [P in keyof Map]: Decoded<Map[P]> };
 
 /** What posthog-js's `posthog.init({ bootstrap })` accepts (its `BootstrapConfig`), for server rendering. */
 export interface PostHogBootstrap {
-  distinctID: string;
-  isIdentifiedID: boolean;
+  /** Absent when nobody was identified: posthog-js then keeps its own anonymous id. */
+  distinctID?: string;
+  isIdentifiedID?: boolean;
   featureFlags: Record<string, boolean | string>;
   featureFlagPayloads: Record<string, unknown>;
+}
+
+/** The `flags` query's answer as the server gives it (payloads Convex-safe). */
+export interface FlagsAnswer {
+  distinctID: string | null;
+  isIdentifiedID: boolean;
+  featureFlags: { [key: string]: boolean | string | undefined };
+  featureFlagPayloads: unknown;
 }
 
 /** The part of a posthog-js instance usePostHogFlagSync uses (so posthog-js is not a dependency of this package). */
@@ -109,11 +143,11 @@ export function useFeatureFlag<Api extends FeatureFlagApi, Key extends FlagKeyOf
   api: Api,
   key: Key,
   options: UseFeatureFlagOptions = {},
-): FeatureFlagState<FlagAnswerFor<Api, Key>> {
+): FeatureFlagState<FlagValueFor<Api, Key>, FlagPayloadFor<Api, Key>, FlagResultFor<Api, Key>> {
   const { exposure = "on-read", anonymousId } = options;
-  const answer = useQuery(api.flag, withAnonymousId({ key }, anonymousId)) as FlagAnswerFor<Api, Key> | undefined;
+  const answer = useQuery(api.flag, withAnonymousId({ key }, anonymousId)) as object | null | undefined;
   const sendExposure = useMutation(api.reportExposure);
-  const result = useMemo(() => (answer === undefined ? undefined : decodeFlagAnswer(answer)), [answer]);
+  const result = useMemo(() => (answer == null ? undefined : (decodeFlagAnswer(answer) as FlagResultFor<Api, Key>)), [answer]);
 
   const reportExposure = useCallback(async () => {
     await sendExposure(withAnonymousId({ key }, anonymousId));
@@ -122,7 +156,7 @@ export function useFeatureFlag<Api extends FeatureFlagApi, Key extends FlagKeyOf
   // (key, value) pairs this mounted hook already reported on read.
   const reported = useRef(new Set<string>());
   const loading = answer === undefined;
-  const value = (answer as { value?: unknown } | undefined)?.value;
+  const value = result?.value;
   const exposureKey = loading ? undefined : JSON.stringify([key, value ?? null]);
   useEffect(() => {
     if (exposure !== "on-read" || exposureKey === undefined || reported.current.has(exposureKey)) return;
@@ -135,8 +169,8 @@ export function useFeatureFlag<Api extends FeatureFlagApi, Key extends FlagKeyOf
   }, [exposure, exposureKey, reportExposure, key]);
 
   return {
-    value: value as Field<FlagAnswerFor<Api, Key>, "value"> | undefined,
-    payload: (result as { payload?: unknown } | undefined)?.payload as Decoded<Field<FlagAnswerFor<Api, Key>, "payload">> | undefined,
+    value,
+    payload: result?.payload,
     loading,
     result,
     reportExposure,
@@ -176,13 +210,9 @@ export function usePostHogFlagSync<Api extends FeatureFlagsApi>(
 ): void {
   const answer = useFeatureFlags(api, options) as { featureFlags: Record<string, boolean | string>; featureFlagPayloads: Record<string, unknown> } | undefined;
   const merge = options.keys !== undefined;
-  // What posthog-js last received, so an unchanged answer sends nothing.
-  const lastSent = useRef<{ target: PostHogFlagTarget; flags: string } | undefined>(undefined);
+  // `answer` changes identity only when the query's answer changed.
   useEffect(() => {
     if (!posthog || answer === undefined) return;
-    const flags = JSON.stringify([answer.featureFlags, answer.featureFlagPayloads, merge]);
-    if (lastSent.current?.target === posthog && lastSent.current.flags === flags) return;
-    lastSent.current = { target: posthog, flags };
     if (merge) posthog.updateFlags(answer.featureFlags, answer.featureFlagPayloads, { merge: true });
     else posthog.updateFlags(answer.featureFlags, answer.featureFlagPayloads);
   }, [posthog, answer, merge]);
@@ -193,28 +223,20 @@ export function usePostHogFlagSync<Api extends FeatureFlagsApi>(
  * example from `fetchQuery` while rendering on the server):
  * `posthog.init(key, { bootstrap: toBootstrap(answer), advanced_disable_feature_flags: true })`.
  */
-export function toBootstrap(answer: {
-  distinctID: string;
-  isIdentifiedID: boolean;
-  featureFlags: Record<string, boolean | string>;
-  featureFlagPayloads: unknown;
-}): PostHogBootstrap {
-  return {
-    distinctID: answer.distinctID,
-    isIdentifiedID: answer.isIdentifiedID,
-    featureFlags: { ...answer.featureFlags },
-    featureFlagPayloads: decodePayloads(answer.featureFlagPayloads),
-  };
+export function toBootstrap(answer: FlagsAnswer): PostHogBootstrap {
+  const featureFlags: Record<string, boolean | string> = {};
+  for (const [key, value] of Object.entries(answer.featureFlags)) if (value !== undefined) featureFlags[key] = value;
+  const flags = { featureFlags, featureFlagPayloads: decodePayloads(answer.featureFlagPayloads) };
+  return answer.distinctID === null ? flags : { distinctID: answer.distinctID, isIdentifiedID: answer.isIdentifiedID, ...flags };
 }
 
 function decodePayloads(payloads: unknown): Record<string, unknown> {
   return (fromConvexSafe(payloads as ConvexSafe<Record<string, unknown>> | undefined) ?? {}) as Record<string, unknown>;
 }
 
-function decodeFlagAnswer<Answer>(answer: Answer): DecodedFlagResult<Answer> {
-  if (typeof answer !== "object" || answer === null) return answer as DecodedFlagResult<Answer>;
+function decodeFlagAnswer(answer: object): unknown {
   const payload = (answer as { payload?: unknown }).payload;
-  return { ...answer, payload: payload === undefined ? null : fromConvexSafe(payload as ConvexSafe<unknown>) } as DecodedFlagResult<Answer>;
+  return { ...answer, payload: payload === undefined ? null : fromConvexSafe(payload as ConvexSafe<unknown>) };
 }
 
 function decodeFlagsAnswer<Answer>(answer: Answer): DecodedFlagsAnswer<Answer> {
