@@ -249,6 +249,17 @@ describe("refreshHook (PostHog's webhook when a flag changes)", () => {
     expect((await asUser.query(api.posthogApi.flag, { key: "release_search_v2" })).value).toBe(true);
   });
 
+  test("a secret passed as webhookSecret wins over the environment's", async () => {
+    vi.stubEnv("POSTHOG_WEBHOOK_SECRET", SECRET);
+    const t = await ready();
+    server.setDefinitions(edited, { token: TOKEN });
+    const post = (secret: string) => t.fetch("/posthog/flags-changed-in-code", { method: "POST", headers: { authorization: `Bearer ${secret}` }, body: "{}" });
+    expect((await post(SECRET)).status).toBe(401);
+    expect((await t.withIdentity(proUser).query(api.posthogApi.flag, { key: "release_search_v2" })).value).toBe(true);
+    expect((await post("from-options")).status).toBe(200);
+    expect((await t.withIdentity(proUser).query(api.posthogApi.flag, { key: "release_search_v2" })).value).toBe(false);
+  });
+
   test("with no secret configured the route refuses every call, never open", async () => {
     const t = await ready();
     const before = definitionRequests();

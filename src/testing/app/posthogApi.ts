@@ -26,6 +26,9 @@ export const strictFlag = strict.flag;
 export const strictReportExposure = strict.reportExposure;
 export const strictTrack = strict.track;
 
+/** A webhook whose secret is given in code rather than by POSTHOG_WEBHOOK_SECRET. */
+export const refreshHookWithSecret = posthog.exposeApi({ identify: fromAuth, webhookSecret: "from-options" }).refreshHook;
+
 /** Only two of the registry's flags for the browser. */
 export const narrowFlags = posthog.exposeApi({ identify: fromAuth, keys: ["release_search_v2", "tier_search_pro"] }).flags;
 
