@@ -49,11 +49,19 @@ async function app(): Promise<{ t: T; client: ConvexTestReactClient }> {
   return { t, client: new ConvexTestReactClient(t.withIdentity(USER)) };
 }
 
-/** Renders `hook` under ConvexProvider, in StrictMode (effects run twice on mount, as in development). */
-function mount<Result>(client: ConvexTestReactClient, hook: () => Result) {
-  const wrapper = ({ children }: { children: ReactNode }) =>
+/** ConvexProvider over `client`, in StrictMode (effects run twice on mount, as in development). */
+function wrapperFor(client: ConvexTestReactClient) {
+  return ({ children }: { children: ReactNode }) =>
     createElement(StrictMode, null, createElement(ConvexProvider, { client: client as unknown as ConvexReactClient }, children));
-  return renderHook(hook, { wrapper });
+}
+
+function mount<Result>(client: ConvexTestReactClient, hook: () => Result) {
+  return renderHook(hook, { wrapper: wrapperFor(client) });
+}
+
+/** As mount, for a hook that takes a prop (undefined on the first render). */
+function renderWithProps<Props, Result>(client: ConvexTestReactClient, hook: (props: Props | undefined) => Result) {
+  return renderHook(hook, { wrapper: wrapperFor(client), initialProps: undefined });
 }
 
 /** New definitions on the local server, then the app's refresh action sent through the client (which re-runs watched queries). */
@@ -148,6 +156,23 @@ describe("useFeatureFlag", () => {
   });
 });
 
+describe("nobody identified, anonymous ids denied", () => {
+  const strict = { flag: api.posthogApi.strictFlag, reportExposure: api.posthogApi.strictReportExposure };
+
+  test('"on-read" reports nothing for an undecided flag; reportExposure() rejects with the server\'s reason', async () => {
+    const { t } = await app();
+    const client = new ConvexTestReactClient(t);
+    const { result } = mount(client, () => useFeatureFlag(strict, "release_search_v2", { anonymousId: "anon-1" }));
+    await waitFor(() => expect(result.current.loading).toBe(false));
+    expect(result.current).toMatchObject({ value: undefined, payload: null, result: { enabled: false, reason: "no_identity" } });
+    await act(() => client.refresh());
+    expect(client.callsTo("posthogApi:strictReportExposure")).toHaveLength(0);
+
+    await expect(act(() => result.current.reportExposure())).rejects.toThrow(/identif|anonymous/i);
+    expect(await flagCalls(t)).toHaveLength(0);
+  });
+});
+
 describe("a flag edited in PostHog reaches a mounted hook through the webhook", () => {
   const webhook = (t: T, secret: string) =>
     t.fetch("/posthog/flags-changed", { method: "POST", headers: { authorization: `Bearer ${secret}` }, body: "{}" });
@@ -216,6 +241,20 @@ describe("usePostHogFlagSync", () => {
     await waitFor(() => expect(updates).toHaveLength(2));
     expect(updates[1]![0]).toEqual({ experiment_checkout_button: "control", release_search_v2: true, tier_search_pro: true });
     expect(updates[1]![1]).toEqual({ experiment_checkout_button: { color: "grey" }, release_search_v2: { limit: 10 } });
+  });
+
+  test("waits for posthog-js to exist, then hands it the current values", async () => {
+    const { client } = await app();
+    const updates: unknown[][] = [];
+    const posthog: PostHogFlagTarget = { updateFlags: (...args) => void updates.push(args) };
+    const { result, rerender } = renderWithProps(client, (target: PostHogFlagTarget | undefined) => {
+      usePostHogFlagSync(api.posthogApi, target, { keys: ["release_search_v2"] });
+      return useFeatureFlags(api.posthogApi, { keys: ["release_search_v2"] });
+    });
+    await waitFor(() => expect(result.current).toBeDefined());
+    expect(updates).toHaveLength(0);
+    rerender(posthog);
+    expect(updates).toEqual([[{ release_search_v2: true }, { release_search_v2: { limit: 10 } }, { merge: true }]]);
   });
 
   test("with keys, merges those flags into posthog-js's others", async () => {

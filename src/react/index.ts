@@ -30,7 +30,7 @@ export type ExposureMode = "on-read" | "manual" | "none";
 export interface UseFeatureFlagOptions {
   /**
    * "on-read" (default): once per (key, value) for as long as the hook is mounted, as soon as
-   * the server answered. "manual": only when you call `reportExposure()`. "none": never (let
+   * the server decided a value. "manual": only when you call `reportExposure()`. "none": never (let
    * posthog-js report instead).
    */
   exposure?: ExposureMode;
@@ -157,7 +157,8 @@ export function useFeatureFlag<Api extends FeatureFlagApi, Key extends FlagKeyOf
   const reported = useRef(new Set<string>());
   const loading = answer === undefined;
   const value = result?.value;
-  const exposureKey = loading ? undefined : JSON.stringify([key, value ?? null]);
+  // An undecided flag (no value: nobody identified, or a condition local evaluation cannot decide) exposes nothing.
+  const exposureKey = value === undefined ? undefined : JSON.stringify([key, value]);
   useEffect(() => {
     if (exposure !== "on-read" || exposureKey === undefined || reported.current.has(exposureKey)) return;
     reported.current.add(exposureKey);
