@@ -6,7 +6,7 @@
 // the import changed (convex/fromPosthogConvex.ts, crons.ts and a 2.x-style convex.config.ts):
 // it must compile with 0 errors, and the config must be accepted at runtime.
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,6 +32,14 @@ writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "fresh-app"
 run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", `./${tarball}`,
   `convex@${pkg.devDependencies.convex}`, `typescript@${pkg.devDependencies.typescript}`,
   `@types/node@${pkg.devDependencies["@types/node"]}`], app);
+
+// The React hooks ship as their own entry point (react stays an optional peer: not installed here).
+for (const file of ["dist/react/index.js", "dist/react/index.d.ts"]) {
+  if (!existsSync(path.join(app, "node_modules/convex-posthog", file))) {
+    console.error(`pack check failed: the package lacks ${file}`);
+    process.exit(1);
+  }
+}
 
 // The app's convex/_generated/ is committed beside it, as `npx convex codegen` writes it.
 run("npx", ["tsc", "-p", "tsconfig.json"], app);
