@@ -81,3 +81,11 @@ execFileSync(process.execPath, ["--experimental-vm-modules", "--no-warnings", pa
   cwd: app,
   stdio: "inherit",
 });
+
+// The ./react entry as a React app uses it: with react installed, a file calling the hooks
+// typechecks against the packed declarations.
+run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", `react@${pkg.devDependencies.react}`,
+  `@types/react@${pkg.devDependencies["@types/react"]}`], app);
+writeFileSync(path.join(app, "tsconfig.react.json"), JSON.stringify({ extends: "./tsconfig.json", include: ["react"] }));
+run("npx", ["tsc", "-p", "tsconfig.react.json"], app);
+console.log("a React file using convex-posthog/react typechecks against the packed package: 0 errors");
