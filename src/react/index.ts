@@ -135,7 +135,7 @@ function withAnonymousId<T extends object>(args: T, anonymousId: string | undefi
  * One flag, live: the server's value and payload, re-rendered whenever the flag changes on the
  * server. Records an exposure according to `options.exposure` ("on-read" by default).
  *
- * `api` is the object the app exported from `posthog.exposeApi(...)` (as `api.posthog`), or any
+ * `api` is the module that exports `posthog.exposeApi(...)`'s functions (`api.posthogApi`), or any
  * object with its `flag` query and `reportExposure` mutation. With a typed flag registry on the
  * server, `key`, `value` and `payload` are typed from it.
  */
