@@ -32,6 +32,7 @@ async function main() {
   process.env.POSTHOG_API_KEY = "phc_example_project";
   process.env.POSTHOG_HOST = server.url;
   process.env.POSTHOG_PERSONAL_API_KEY = "phx_example_personal_key";
+  process.env.POSTHOG_WEBHOOK_SECRET = "example-webhook-secret";
   console.log(`Local PostHog-compatible server at ${server.url}\n`);
 
   const t = convexTest({ schema, modules: modulesOf(convexDir, "./convex") });
@@ -115,6 +116,15 @@ async function main() {
     console.log(`   ${e.event.padEnd(22)} ${e.distinct_id.padEnd(12)} ${detail}`);
   }
   const exposures = later.filter((e) => e.event === "$feature_flag_called");
+
+  console.log("\n8. The browser's API (convex/posthogApi.ts, read by example/web): flags for the signed-in user, and PostHog's webhook");
+  const browserFlags = await t.withIdentity({ subject: "customer-42", country: "US" }).query(api.posthogApi.flags, {});
+  console.log("   flags query as customer-42 in the US:", JSON.stringify(browserFlags));
+  const hook = (secret: string) => t.fetch("/posthog/flags-changed", { method: "POST", headers: { authorization: `Bearer ${secret}` }, body: "{}" });
+  const wrongSecret = await hook("guess");
+  const webhook = await hook("example-webhook-secret");
+  const webhookResult = await webhook.json();
+  console.log(`   /posthog/flags-changed with a wrong secret: HTTP ${wrongSecret.status}; with POSTHOG_WEBHOOK_SECRET: HTTP ${webhook.status} ${JSON.stringify(webhookResult)} (PostHog: nothing changed)`);
   await server.close();
   const flagsOk =
     us.reason === "evaluated_locally" &&
@@ -124,7 +134,9 @@ async function main() {
     registry.findings.length === 0 &&
     exposures.length === 3 && // the onboarding and checkout flags once each for customer-42, one for customer-7
     later.some((e) => e.event === "checkout failed" && e.properties["$feature/experiment_checkout_one_page"] !== undefined);
-  const ok = refused.status === 400 && events.length === 7 && status.pending === 0 && flagsOk;
+  const browserOk =
+    browserFlags.featureFlags.experiment_checkout_one_page === us.variant && wrongSecret.status === 401 && webhook.status === 200 && webhookResult.result === "not_modified";
+  const ok = refused.status === 400 && events.length === 7 && status.pending === 0 && flagsOk && browserOk;
   console.log(ok ? "\nExample finished: every event arrived exactly once." : "\nExample FAILED: unexpected result.");
   process.exit(ok ? 0 : 1);
 }

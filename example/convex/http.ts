@@ -2,6 +2,7 @@ import { httpRouter } from "convex/server";
 import { PostHogInputError } from "convex-posthog";
 import { httpAction } from "./_generated/server.js";
 import { posthog } from "./posthog.js";
+import { refreshHook } from "./posthogApi.js";
 
 const http = httpRouter();
 
@@ -29,5 +30,12 @@ http.route({
     return new Response(null, { status: 202 });
   }),
 });
+
+/**
+ * PostHog calls this when a flag changes (a webhook destination sending
+ * `Authorization: Bearer <POSTHOG_WEBHOOK_SECRET>`): the definitions refresh at once, so every
+ * open page's flags query re-runs within seconds instead of at the next cron tick.
+ */
+http.route({ path: "/posthog/flags-changed", method: "POST", handler: refreshHook });
 
 export default http;

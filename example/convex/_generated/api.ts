@@ -14,6 +14,7 @@ import type * as flags from "../flags.js";
 import type * as http from "../http.js";
 import type * as orders from "../orders.js";
 import type * as posthog from "../posthog.js";
+import type * as posthogApi from "../posthogApi.js";
 
 import type {
   ApiFromModules,
@@ -29,6 +30,7 @@ const fullApi: ApiFromModules<{
   http: typeof http;
   orders: typeof orders;
   posthog: typeof posthog;
+  posthogApi: typeof posthogApi;
 }> = anyApi as any;
 
 /**
