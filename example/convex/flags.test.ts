@@ -1,21 +1,8 @@
-import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, beforeEach, expect, test, vi } from "vitest";
-import { startLocalPostHog, type LocalPostHog } from "../../src/local-server/server.js";
+import { expect, test } from "vitest";
 import { api, internal } from "./_generated/api.js";
-import { initConvexTest } from "./test.setup.js";
+import { initConvexTest, useLocalPostHog } from "./test.setup.js";
 
-let posthogServer: LocalPostHog;
-beforeAll(async () => {
-  posthogServer = await startLocalPostHog();
-});
-afterAll(async () => await posthogServer.close());
-beforeEach(() => {
-  posthogServer.reset();
-  posthogServer.setDefinitions(JSON.parse(readFileSync(new URL("../flag-definitions.json", import.meta.url), "utf8")));
-  vi.stubEnv("POSTHOG_API_KEY", "phc_example");
-  vi.stubEnv("POSTHOG_HOST", posthogServer.url);
-  vi.stubEnv("POSTHOG_PERSONAL_API_KEY", "phx_example");
-});
+const posthogServer = useLocalPostHog({ definitions: true, env: { POSTHOG_PERSONAL_API_KEY: "phx_example" } });
 
 test("the cron's refresh loads definitions; the query reads the flag", async () => {
   const t = initConvexTest();

@@ -1,18 +1,8 @@
-import { afterAll, beforeAll, beforeEach, expect, test, vi } from "vitest";
-import { startLocalPostHog, type LocalPostHog } from "../../src/local-server/server.js";
+import { expect, test } from "vitest";
 import { api } from "./_generated/api.js";
-import { initConvexTest } from "./test.setup.js";
+import { initConvexTest, useLocalPostHog } from "./test.setup.js";
 
-let posthogServer: LocalPostHog;
-beforeAll(async () => {
-  posthogServer = await startLocalPostHog();
-});
-afterAll(async () => await posthogServer.close());
-beforeEach(() => {
-  posthogServer.reset();
-  vi.stubEnv("POSTHOG_API_KEY", "phc_example");
-  vi.stubEnv("POSTHOG_HOST", posthogServer.url);
-});
+const posthogServer = useLocalPostHog();
 
 async function delivered(t: ReturnType<typeof initConvexTest>) {
   const deadline = Date.now() + 10_000;

@@ -1,22 +1,11 @@
-import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, beforeEach, expect, test, vi } from "vitest";
+import { expect, test } from "vitest";
 import { fromConvexSafe } from "convex-posthog";
-import { startLocalPostHog, type LocalPostHog } from "../../src/local-server/server.js";
 import { api } from "./_generated/api.js";
-import { initConvexTest } from "./test.setup.js";
+import { initConvexTest, useLocalPostHog } from "./test.setup.js";
 
-let posthogServer: LocalPostHog;
-beforeAll(async () => {
-  posthogServer = await startLocalPostHog();
-});
-afterAll(async () => await posthogServer.close());
-beforeEach(() => {
-  posthogServer.reset();
-  posthogServer.setDefinitions(JSON.parse(readFileSync(new URL("../flag-definitions.json", import.meta.url), "utf8")));
-  vi.stubEnv("POSTHOG_API_KEY", "phc_example");
-  vi.stubEnv("POSTHOG_HOST", posthogServer.url);
-  vi.stubEnv("POSTHOG_PERSONAL_API_KEY", "phx_example");
-  vi.stubEnv("POSTHOG_WEBHOOK_SECRET", "example-webhook-secret");
+useLocalPostHog({
+  definitions: true,
+  env: { POSTHOG_PERSONAL_API_KEY: "phx_example", POSTHOG_WEBHOOK_SECRET: "example-webhook-secret" },
 });
 
 test("the webhook refreshes only with the secret; the flags query then answers the signed-in user's flags", async () => {
