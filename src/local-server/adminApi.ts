@@ -17,7 +17,7 @@ import {
 } from "./projectStore.js";
 
 /** The route classes a throttle can be set for. */
-export type AdminRouteClass = "feature_flags" | "experiments" | "activity_log";
+export type AdminRouteClass = "feature_flags" | "experiments" | "activity_log" | "query";
 
 export interface AdminPolicy {
   /**
@@ -30,7 +30,10 @@ export interface AdminPolicy {
   tagging?: boolean;
   /** Flag changes behind PostHog's approval gate: 409 approval_required (then change_request_pending), or 403. */
   approvals?: Partial<Record<ApprovalAction, "require_approval" | "deny">>;
-  /** Rates per route class and personal key, e.g. `{ feature_flags: ["480/minute", "4800/hour"] }`; excess → 429 with Retry-After. */
+  /**
+   * Rates per route class and personal key, e.g. `{ feature_flags: ["480/minute", "4800/hour"] }`
+   * or `{ query: "120/hour" }` (the query API); excess → 429 with Retry-After.
+   */
   throttles?: Partial<Record<AdminRouteClass, string | string[]>>;
 }
 
@@ -127,6 +130,11 @@ export interface AdminApi {
    * (/flags/definitions, remote_config): an error answer, or undefined when allowed.
    */
   checkFlagReader(authorization: string | undefined): AdminResponse | undefined;
+  /**
+   * Authentication, scope and throttle of another REST route (the query API): an error answer
+   * (401, 403, 429 with Retry-After), or undefined when allowed (and counted against the throttle).
+   */
+  gate(authorization: string | undefined, scope: string, routeClass: AdminRouteClass): AdminResponse | undefined;
   setPolicy(policy: AdminPolicy | undefined): void;
   /** Forgets the policy and throttle history. */
   reset(): void;
@@ -176,8 +184,8 @@ export function createAdminApi(store: ProjectStore): AdminApi {
     return { apiKey };
   }
 
-  function authenticate(request: AdminRequest, route: RouteName, routeClass: AdminRouteClass): AdminResponse | undefined {
-    const authorized = authorize(request.authorization, SCOPE_BY_ROUTE[route]);
+  function gate(authorization: string | undefined, scope: string, routeClass: AdminRouteClass): AdminResponse | undefined {
+    const authorized = authorize(authorization, scope);
     if ("status" in authorized) return authorized;
     const retryAfter = throttle(routeClass, authorized.apiKey);
     if (retryAfter !== undefined) {
@@ -292,7 +300,7 @@ export function createAdminApi(store: ProjectStore): AdminApi {
     else if (action === "activity" || action === "status" || action === "dependent_flags") route = action;
     if (route === undefined) return notFound();
     const routeClass: AdminRouteClass = route === "experiments" || route === "experiment" ? "experiments" : route === "activity" ? "activity_log" : "feature_flags";
-    const denied = authenticate(request, route, routeClass);
+    const denied = gate(request.authorization, SCOPE_BY_ROUTE[route], routeClass);
     if (denied !== undefined) return denied;
     const allowed = route === "create" || route === "list" ? ["GET", "POST"] : route === "patch" || route === "get" ? ["GET", "PATCH"] : ["GET"];
     if (!allowed.includes(method)) return error(405, "invalid_request", "method_not_allowed", `Method "${method}" not allowed.`);
@@ -332,6 +340,7 @@ export function createAdminApi(store: ProjectStore): AdminApi {
 
   return {
     handle,
+    gate,
     checkFlagReader(authorization) {
       const authorized = authorize(authorization, "feature_flag:read");
       return "status" in authorized ? authorized : undefined;

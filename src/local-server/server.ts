@@ -13,6 +13,7 @@ import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { evaluateFlagsRequest } from "./flagsEndpoint.js";
 import { ADMIN_PATH, createAdminApi, type AdminPolicy } from "./adminApi.js";
+import { QUERY_PATH, createQueryApi, type QueryResponse } from "./queryApi.js";
 import {
   ProjectStore,
   definitionsOf,
@@ -146,6 +147,12 @@ export interface LocalPostHog {
   changeRequests(projectId: string): ChangeRequest[];
   /** Scopes, tagging, approvals and throttles of the REST API; `undefined` restores the default (all allowed). */
   setAdminPolicy(policy: AdminPolicy | undefined): void;
+  /**
+   * Canned answer for the query API (/api/projects/:id/query/), filled out to PostHog's
+   * HogQLQueryResponse shape; a function receives the parsed body. `undefined` goes back to the
+   * built-in evaluator of the guardian's query (queryApi.ts).
+   */
+  setQueryResponse(response: QueryResponse): void;
   /** Bodies received on POST /_local/slack/:channel, in order. */
   slackMessages(channel?: string): SlackMessage[];
 }
@@ -159,7 +166,7 @@ const FLAGS_PATHS = new Set(["/flags"]);
 const DEFINITIONS_PATHS = new Set(["/flags/definitions", "/api/feature_flag/local_evaluation"]);
 const ENDPOINT_PATHS = new Set([...CAPTURE_PATHS, ...FLAGS_PATHS, ...DEFINITIONS_PATHS]);
 
-type Route = "capture" | "flags" | "definitions" | "remote_config" | "admin" | "unknown";
+type Route = "capture" | "flags" | "definitions" | "remote_config" | "admin" | "query" | "unknown";
 
 /** GET /api/projects/@current/feature_flags/{key}/remote_config: the flag key, URL-decoded. */
 const REMOTE_CONFIG_PATH = /^\/api\/projects\/[^/]+\/feature_flags\/([^/]+)\/remote_config$/;
@@ -205,6 +212,7 @@ function routeOf(path: string): Route {
   if (DEFINITIONS_PATHS.has(p)) return "definitions";
   if (REMOTE_CONFIG_PATH.test(p)) return "remote_config";
   if (ADMIN_PATH.test(path)) return "admin";
+  if (QUERY_PATH.test(path)) return "query";
   return "unknown";
 }
 
@@ -319,6 +327,11 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
   let slackMessages: SlackMessage[] = [];
   const projects = new ProjectStore();
   const adminApi = createAdminApi(projects);
+  // A project linked to a token (setProject) sees that token's events; any other project sees all.
+  const queryApi = createQueryApi(adminApi, (projectId) => {
+    const token = projects.project(projectId).token;
+    return token === undefined ? events : events.filter((e) => e.apiKey === token);
+  });
   let storeDefinitions: { revision: number; token: string; served: ServedDefinitions } | undefined;
 
   const sockets = new Set<Socket>();
@@ -398,6 +411,7 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
     slackMessages = [];
     projects.clear();
     adminApi.reset();
+    queryApi.reset();
   }
 
   /** The first active rule matching the request; counts it against the rule's `times`. */
@@ -571,6 +585,8 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
         return;
       case "admin":
         return answerAdmin(request);
+      case "query":
+        return answerAdmin(request, queryApi.handle);
       case "unknown":
         reject(request, 404, "not_found", `No endpoint ${method} ${path}`);
     }
@@ -681,9 +697,9 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
   }
 
   /** PostHog's REST API for flags and experiments (adminApi.ts). */
-  function answerAdmin(request: DataRequest): void {
+  function answerAdmin(request: DataRequest, handle = adminApi.handle): void {
     const { req, res, record, url, decoded } = request;
-    const answer = adminApi.handle({
+    const answer = handle({
       method: record.method,
       path: url.pathname,
       query: url.searchParams,
@@ -763,6 +779,12 @@ export async function startLocalPostHog(options: LocalPostHogOptions = {}): Prom
           if (error instanceof BadRequest) throw error;
           throw new BadRequest((error as Error).message);
         }
+        return json({ ok: true });
+      case "PUT /_local/query-response":
+        queryApi.setResponse(await readJson());
+        return json({ ok: true });
+      case "DELETE /_local/query-response":
+        queryApi.setResponse(undefined);
         return json({ ok: true });
       case "PUT /_local/flags-response": {
         const body = await readJson();
@@ -923,6 +945,7 @@ ${rows || `<tr><td colspan="5">No events yet.</td></tr>`}
     projectFlags: (projectId) => structuredClone(projects.project(projectId).flags),
     changeRequests: (projectId) => structuredClone(projects.project(projectId).changeRequests),
     setAdminPolicy: (policy) => adminApi.setPolicy(policy),
+    setQueryResponse: (response) => queryApi.setResponse(response),
     slackMessages: (channel) => slackMessages.filter((m) => channel === undefined || m.channel === channel),
   };
   return api;
