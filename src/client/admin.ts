@@ -15,7 +15,16 @@ export type Status = ComponentStatus & {
   analytics: "enabled" | "not_configured" | "disabled";
   /** With a flag registry: what PostHog serves that the registry does not declare, and the reverse. */
   registry?: RegistryStatus;
+  /** Flags killed with disableFlagLocally (false everywhere until clearKillSwitch). */
+  killedFlags: KilledFlag[];
 };
+
+/** A flag killed locally: its key, the reason given, and when (epoch ms). */
+export interface KilledFlag {
+  key: string;
+  reason?: string;
+  at: number;
+}
 
 export async function flush(config: ClientConfig, ctx: RunActionCtx): Promise<FlushResult> {
   return await ctx.runAction(config.component.delivery.flush, config.deliveryArgs());
@@ -24,7 +33,17 @@ export async function flush(config: ClientConfig, ctx: RunActionCtx): Promise<Fl
 export async function status(config: ClientConfig, ctx: RunQueryCtx): Promise<Status> {
   const analytics = config.disabled ? "disabled" : config.projectApiKey() === undefined ? "not_configured" : "enabled";
   const registry = await registryStatus(config, ctx);
-  return { ...(await ctx.runQuery(config.component.status.get, {})), analytics, ...(registry ? { registry } : {}) };
+  const killedFlags = await ctx.runQuery(config.component.killSwitch.list, {});
+  return { ...(await ctx.runQuery(config.component.status.get, {})), analytics, killedFlags, ...(registry ? { registry } : {}) };
+}
+
+export async function disableFlagLocally(config: ClientConfig, ctx: MutationOrActionCtx, args: { key: string; reason?: string }): Promise<void> {
+  if (typeof args.key !== "string" || args.key === "") throw new PostHogInputError("key", "disableFlagLocally needs the flag's key");
+  await ctx.runMutation(config.component.killSwitch.kill, { key: args.key, ...(args.reason !== undefined ? { reason: args.reason } : {}) });
+}
+
+export async function clearKillSwitch(config: ClientConfig, ctx: MutationOrActionCtx, args: { key: string }): Promise<boolean> {
+  return await ctx.runMutation(config.component.killSwitch.clear, { key: args.key });
 }
 
 export async function listDeadLetters(config: ClientConfig, ctx: RunQueryCtx, args: { limit?: number }): Promise<DeadLetter[]> {

@@ -27,7 +27,9 @@ export type FlagReason =
   /** Local evaluation could not decide a flag it has (see UNRESOLVED_FLAG_REASONS). */
   | UnresolvedFlagReason
   /** Set by overrideFeatureFlags. */
-  | "overridden";
+  | "overridden"
+  /** Killed by disableFlagLocally: false at once, whatever the definition or PostHog says. */
+  | "killed";
 
 /** Why local evaluation could not decide a flag that has a definition (posthog-node's names). */
 export const UNRESOLVED_FLAG_REASONS = ["experience_continuity", "unsupported_definition", "missing_context", "unresolved_dependency"] as const;
@@ -122,9 +124,9 @@ export function remoteDecision(key: string, answer: RemoteFlagsResult): Decision
 }
 
 export function localDecision(
-  result: (FlagResult & { clientOnly?: boolean }) | { key: string; resolved: false; reason: FlagReason; serverRequired: boolean; flagId?: number },
+  result: (FlagResult & { clientOnly?: boolean; killed?: boolean }) | { key: string; resolved: false; reason: FlagReason; serverRequired: boolean; flagId?: number },
 ): Decision {
-  const converted = toFeatureFlagResult(result);
+  const converted = "killed" in result && result.killed ? killedResult(result.key, result.flagId) : toFeatureFlagResult(result);
   return {
     result: converted,
     facts: factsOf(converted),
@@ -155,6 +157,11 @@ function toFeatureFlagResult(
   };
 }
 
+/** A killed flag: false, with no payload. */
+export function killedResult(key: string, flagId?: number): FlagReadResult {
+  return { key, value: false, enabled: false, variant: null, payload: null, reason: "killed", ...(flagId !== undefined ? { flagId } : {}) };
+}
+
 /** A flag with no value: off, with no variant or payload, and the reason why. */
 export function undecidedResult(key: string, reason: FlagReason): FlagReadResult {
   return { key, value: undefined, enabled: false, variant: null, payload: null, reason };
@@ -164,6 +171,10 @@ export function undecidedResult(key: string, reason: FlagReason): FlagReadResult
 export function factsOf(result: FeatureFlagResult): ExposureFacts {
   if (result.reason === "evaluated_remotely") {
     return { key: result.key, response: result.value, locallyEvaluated: false, flagId: result.flagId, hasExperiment: result.hasExperiment };
+  }
+  // A killed read is an exposure to false: the person saw the flag off, which analyses must count.
+  if (result.reason === "killed") {
+    return { key: result.key, response: false, locallyEvaluated: true, flagId: result.flagId, reason: "Killed locally", evaluatedAt: Date.now() };
   }
   const local = result.reason === "evaluated_locally";
   return {

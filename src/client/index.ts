@@ -5,7 +5,7 @@
 //   localFlags.ts   flag reads from the stored definitions (queries, mutations, actions)
 //   remoteFlags.ts  flag reads from PostHog's /flags endpoint (actions)
 //   exposures.ts    the `$feature_flag_called` events flag reads record
-//   admin.ts        flush, status, dead letters, flag definitions refresh
+//   admin.ts        flush, status, dead letters, flag definitions refresh, the local kill switch
 import type { ComponentApi } from "../component/_generated/component.js";
 import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult } from "../component/validators.js";
 import { PostHogInputError, type PostHogMessage } from "../core/messages.js";
@@ -14,7 +14,7 @@ import { ClientConfig, type PostHogOptions } from "./config.js";
 import * as admin from "./admin.js";
 import * as browserApi from "./browserApi.js";
 import type { BrowserApi, ExposeApiOptions } from "./browserApi.js";
-import type { Status } from "./admin.js";
+import type { KilledFlag, Status } from "./admin.js";
 import * as events from "./events.js";
 import * as exposures from "./exposures.js";
 import * as localFlags from "./localFlags.js";
@@ -56,7 +56,7 @@ export type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, Json
 export { FeatureFlagEvaluations };
 /** @posthog/convex's name for a flag's value: true/false or a variant key. */
 export type FeatureFlagValue = FlagValue;
-export type { Status };
+export type { KilledFlag, Status };
 export { DEFAULT_HOST, type PostHogOptions } from "./config.js";
 export { normalizeError } from "./events.js";
 export { defineFlags, fromToolkitRegistry, buildNamingRegex, DEFAULT_LIFECYCLES, DEFAULT_NAMING_EXEMPT_TAG } from "../core/flagRegistry.js";
@@ -197,6 +197,21 @@ export class PostHog<Flags extends FlagsOption = undefined, Events extends Event
    */
   async refreshFlagDefinitions(ctx: RunActionCtx, args: { timeoutMs?: number } = {}): Promise<RefreshResult> {
     return await admin.refreshFlagDefinitions(this.#config, ctx, args);
+  }
+
+  /**
+   * Kill a flag in Convex at once: every read (local, an action's /flags fallback, and remote
+   * evaluateFlag) answers false with reason "killed", dependent flags see it false, and every
+   * reactive query reading it updates. PostHog is not told; refreshes keep the kill until
+   * clearKillSwitch.
+   */
+  async disableFlagLocally(ctx: MutationOrActionCtx, args: { key: FlagKeyOf<Flags>; reason?: string }): Promise<void> {
+    await admin.disableFlagLocally(this.#config, ctx, args);
+  }
+
+  /** Undo disableFlagLocally: the flag evaluates from its definition again. Returns whether it was killed. */
+  async clearKillSwitch(ctx: MutationOrActionCtx, args: { key: FlagKeyOf<Flags> }): Promise<boolean> {
+    return await admin.clearKillSwitch(this.#config, ctx, args);
   }
 
   /** posthog-node's (and @posthog/convex's) name for refreshFlagDefinitions. */

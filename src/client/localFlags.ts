@@ -197,10 +197,13 @@ async function decide(
   const evaluation = JSON.parse(await ctx.runQuery(config.component.flags.evaluate, { context: encoded, keys })) as Evaluation;
   const loaded = evaluation.state === "loaded";
   if (evaluation.state === "not_loaded") config.warnDefinitionsNotLoaded();
+  const killedBeforeLoad = new Set(loaded ? [] : (evaluation.killed ?? []));
   const local = loaded
     ? evaluation.results.map(localDecision)
-    : (keys ?? []).map((key) =>
-        localDecision({ key, resolved: false, reason: evaluation.state === "not_loaded" ? "definitions_not_loaded" : "quota_limited", serverRequired: false }),
+    : [...new Set([...(keys ?? []), ...killedBeforeLoad])].map((key) =>
+        killedBeforeLoad.has(key)
+          ? localDecision({ key, resolved: true, value: false, payload: null, killed: true })
+          : localDecision({ key, resolved: false, reason: evaluation.state === "not_loaded" ? "definitions_not_loaded" : "quota_limited", serverRequired: false }),
       );
   const storedGate = loaded && evaluation.minimalFlagCalledEvents;
   const settle = (decisions: Decision[], answer?: RemoteFlagsResult) => {
@@ -211,7 +214,8 @@ async function decide(
     return { decisions, ...(answer ? { answer } : {}), minimalGate };
   };
   if (how.onlyEvaluateLocally || !canFetch(ctx) || config.projectApiKey() === undefined) return settle(local);
-  const noFlags = !loaded || (keys === undefined && local.length === 0);
+  // Killed flags are decided even without definitions: asking about them alone is pointless.
+  const noFlags = (!loaded && (keys === undefined || local.some((d) => d.result.reason !== "killed"))) || (keys === undefined && local.length === 0);
   const undecided = local.some((d) => d.result.value === undefined && !d.clientOnly);
   const ask =
     noFlags ||
@@ -226,6 +230,7 @@ async function decide(
   const merged = new Map(local.map((d) => [d.result.key, d]));
   for (const key of Object.keys(answer.flags)) {
     const mine = merged.get(key);
+    if (mine?.result.reason === "killed") continue; // a kill wins over PostHog's answer
     if (mode === "snapshot" && mine?.result.value !== undefined) continue; // local stands
     merged.set(key, remoteDecision(key, answer));
   }

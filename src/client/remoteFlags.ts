@@ -8,8 +8,8 @@ import { fetchRemoteConfigPayload } from "../core/remoteConfig.js";
 import type { ClientConfig } from "./config.js";
 import { reportServed } from "./contracts.js";
 import { sendExposure } from "./exposures.js";
-import { canWrite, remoteDecision, undecidedResult, type FlagReadResult, type JsonType } from "./flags.js";
-import type { AllFlagsAndPayloads, AllFlagsArgs, FlagArgs, FlagContext, FlagReadOptions, RunActionCtx } from "./types.js";
+import { canWrite, factsOf, killedResult, remoteDecision, undecidedResult, type Decision, type FlagReadResult, type JsonType } from "./flags.js";
+import type { AllFlagsAndPayloads, AllFlagsArgs, FlagArgs, FlagContext, FlagReadOptions, RunActionCtx, RunQueryCtx } from "./types.js";
 
 /** One /flags request for this distinct id: the listed flags, or every flag. */
 export async function askPostHog(
@@ -40,9 +40,11 @@ export async function evaluateFlagResult(config: ClientConfig, ctx: RunActionCtx
   if (overrides.hasFlag(args.key)) return overrides.result(args.key);
   if (config.projectApiKey() === undefined) return undecidedResult(args.key, "not_configured");
   const distinctId = await config.flagDistinctId(ctx, args.distinctId);
-  const answer = await askPostHog(config, distinctId, args, [args.key]);
-  const decision = remoteDecision(args.key, answer);
-  decision.facts.minimalGate = answer.ok && answer.minimalFlagCalledEvents === true;
+  // A kill wins over PostHog here too: the switch is for turning a flag off everywhere at once.
+  const killed = (await killedKeys(config, ctx)).has(args.key);
+  const answer = killed ? undefined : await askPostHog(config, distinctId, args, [args.key]);
+  const decision: Decision = answer ? remoteDecision(args.key, answer) : killedDecision(args.key);
+  if (answer) decision.facts.minimalGate = answer.ok && answer.minimalFlagCalledEvents === true;
   reportServed(config, [decision.result]);
   if (canWrite(ctx) && config.sendsExposures(args)) {
     await sendExposure(config, ctx, { ...args, distinctId }, decision.facts);
@@ -56,6 +58,7 @@ export async function evaluateFlagPayload(config: ClientConfig, ctx: RunActionCt
   if (overrides.hasPayload(args.key)) return overrides.payloads![args.key]!;
   if (overrides.hasFlag(args.key)) return overrides.result(args.key).payload ?? null;
   if (config.projectApiKey() === undefined) return null;
+  if ((await killedKeys(config, ctx)).has(args.key)) return null;
   const distinctId = await config.flagDistinctId(ctx, args.distinctId);
   const { result } = remoteDecision(args.key, await askPostHog(config, distinctId, args, [args.key]));
   reportServed(config, [result]);
@@ -78,6 +81,11 @@ export async function evaluateAllFlags(
     }
     reportServed(config, Object.keys(answer.flags).map((key) => remoteDecision(key, answer).result));
   }
+  for (const key of await killedKeys(config, ctx)) {
+    if (!Object.hasOwn(featureFlags, key)) continue;
+    defineOwn(featureFlags, key, false);
+    delete featureFlagPayloads[key];
+  }
   config.overrides.applyToMaps(featureFlags, featureFlagPayloads);
   return { featureFlags, featureFlagPayloads };
 }
@@ -96,4 +104,17 @@ export async function getRemoteConfigPayload(
     );
   }
   return (await fetchRemoteConfigPayload({ ...config.destination(), personalApiKey, ...args })) as JsonType | undefined;
+}
+
+/** The flags killed with disableFlagLocally. */
+async function killedKeys(config: ClientConfig, ctx: RunActionCtx): Promise<Set<string>> {
+  // Every action's ctx can run queries; the declared type only promises runAction.
+  if (!("runQuery" in ctx)) return new Set();
+  const kills = await (ctx as RunActionCtx & RunQueryCtx).runQuery(config.component.killSwitch.list, {});
+  return new Set(kills.map((kill) => kill.key));
+}
+
+function killedDecision(key: string): Decision {
+  const result = killedResult(key);
+  return { result, facts: factsOf(result), listsPayload: false };
 }

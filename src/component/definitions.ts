@@ -353,14 +353,15 @@ export const applyChunk = internalMutation({
     if (meta !== undefined) {
       const existing = await ctx.db.query("definitionsMeta").first();
       if (existing === null) await ctx.db.insert("definitionsMeta", meta);
-      else if (!sameMeta(existing, meta)) await ctx.db.replace(existing._id, meta);
+      // The kill list is not PostHog's: a refresh keeps it.
+      else if (!sameMeta(existing, meta)) await ctx.db.replace(existing._id, { ...meta, ...(existing.killed ? { killed: existing.killed } : {}) });
     }
     return true;
   },
 });
 
 function sameMeta(a: Record<string, unknown>, b: Record<string, unknown>) {
-  return ["groupTypeMapping", "available", "packed", "propertyMatchingVersion", "minimalFlagCalledEvents"].every((k) => a[k] === b[k]);
+  return ["groupTypeMapping", "available", "packed", "propertyMatchingVersion", "minimalFlagCalledEvents", "definitionsLoaded"].every((k) => a[k] === b[k]);
 }
 
 /** A row stored by an older version, whose hash row does not name it. */

@@ -24,12 +24,16 @@ const KEYS_READ_ONE_BY_ONE = 64;
 /** Why nothing could be evaluated at all. */
 export type DefinitionsState = "loaded" | "not_loaded" | "quota_limited";
 
-/** A result, marked when an undecided flag is one PostHog evaluates only in clients. */
-export type EvaluatedFlag = FlagResult & { clientOnly?: boolean };
+/**
+ * A result, marked when an undecided flag is one PostHog evaluates only in clients, or when
+ * the flag is killed (value false, whatever its definition says).
+ */
+export type EvaluatedFlag = FlagResult & { clientOnly?: boolean; killed?: boolean };
 
 /** What `evaluate` returns, as JSON text (payloads and properties may hold `$` keys). */
 export type Evaluation =
-  | { state: "not_loaded" | "quota_limited" }
+  /** killed: the killed flags among those asked for (all of them when all were): false even so. */
+  | { state: "not_loaded" | "quota_limited"; killed?: string[] }
   /** minimalFlagCalledEvents: the definitions' gate for minimal `$feature_flag_called` events. */
   | { state: "loaded"; results: EvaluatedFlag[]; minimalFlagCalledEvents: boolean };
 
@@ -43,7 +47,10 @@ export const evaluate = query({
   returns: v.string(),
   handler: async (ctx, args): Promise<string> => {
     const loader = await DefinitionLoader.open(ctx);
-    if (loader.state !== "loaded") return JSON.stringify({ state: loader.state } satisfies Evaluation);
+    if (loader.state !== "loaded") {
+      const killed = [...loader.killed].filter((key) => args.keys === undefined || args.keys.includes(key));
+      return JSON.stringify({ state: loader.state, ...(killed.length > 0 ? { killed } : {}) } satisfies Evaluation);
+    }
     const all = args.keys === undefined || args.keys.length > KEYS_READ_ONE_BY_ONE ? await loader.loadAll() : undefined;
     const keys = args.keys ?? all!;
     await loader.loadWithDependencies(keys);
@@ -51,6 +58,10 @@ export const evaluate = query({
     const evaluator = new FlagEvaluator(loader.source(), { ...context, now: Date.now() });
     const results: EvaluatedFlag[] = keys.map((key) => {
       const result = evaluator.evaluate(key);
+      if (loader.killed.has(key)) {
+        const flagId = loader.source().flag(key)?.id;
+        return { key, resolved: true, value: false, payload: null, ...(flagId !== undefined ? { flagId } : {}), killed: true };
+      }
       // posthog-node never asks the server about flags that only clients evaluate.
       const clientOnly = !result.resolved && loader.source().flag(key)?.evaluation_runtime === "client";
       return clientOnly ? { ...result, clientOnly } : result;
@@ -131,19 +142,23 @@ class DefinitionLoader {
     private groupTypeMapping: Record<string, string>,
     private propertyMatchingVersion: number | undefined,
     private packed: boolean,
+    /** Killed flags: evaluated as inactive, so flags depending on them see false too. */
+    readonly killed: Set<string>,
     readonly minimalFlagCalledEvents = false,
   ) {}
 
   static async open(ctx: QueryCtx): Promise<DefinitionLoader> {
     const meta = await ctx.db.query("definitionsMeta").first();
-    if (meta === null) return new DefinitionLoader(ctx, "not_loaded", {}, undefined, false);
-    const state = meta.available ? "loaded" : "quota_limited";
+    if (meta === null) return new DefinitionLoader(ctx, "not_loaded", {}, undefined, false, new Set());
+    const killed = new Set((meta.killed ?? []).map((kill) => kill.key));
+    const state = meta.definitionsLoaded === false ? "not_loaded" : meta.available ? "loaded" : "quota_limited";
     return new DefinitionLoader(
       ctx,
       state,
       JSON.parse(meta.groupTypeMapping),
       meta.propertyMatchingVersion,
       meta.packed === true,
+      killed,
       meta.minimalFlagCalledEvents === true,
     );
   }
@@ -151,9 +166,13 @@ class DefinitionLoader {
   async flag(key: string): Promise<FlagDefinition | undefined> {
     if (!this.flags.has(key) && !this.complete) {
       const row = await this.ctx.db.query("flagDefinitions").withIndex("by_key", (q) => q.eq("key", key)).unique();
-      this.flags.set(key, row ? (JSON.parse(row.definition) as FlagDefinition) : undefined);
+      this.remember(key, row ? (JSON.parse(row.definition) as FlagDefinition) : undefined);
     }
     return this.flags.get(key);
+  }
+
+  private remember(key: string, flag: FlagDefinition | undefined) {
+    this.flags.set(key, flag && this.killed.has(key) ? { ...flag, active: false } : flag);
   }
 
   private async cohort(id: string): Promise<PropertyGroup | undefined> {
@@ -169,14 +188,14 @@ class DefinitionLoader {
     if (!this.packed) {
       // Stored by an older version, until the next refresh writes the packs: the rows.
       for (const row of await this.ctx.db.query("flagDefinitions").collect()) {
-        this.flags.set(row.key, JSON.parse(row.definition) as FlagDefinition);
+        this.remember(row.key, JSON.parse(row.definition) as FlagDefinition);
       }
       return [...this.flags.keys()];
     }
     const keys: string[] = [];
     for (const pack of await this.ctx.db.query("definitionPacks").withIndex("by_kind_name", (q) => q.eq("kind", "flagPack")).collect()) {
       const { definitions, rowNames } = unpack<FlagDefinition>(pack.data);
-      for (const [key, flag] of definitions) this.flags.set(key, flag);
+      for (const [key, flag] of definitions) this.remember(key, flag);
       for (const key of rowNames) await this.flag(key);
       keys.push(...definitions.map(([key]) => key), ...rowNames);
     }

@@ -128,6 +128,17 @@ export default defineSchema({
     available: v.boolean(),
     /** Set once definitionPacks hold every definition; before, reads of all flags read the rows. */
     packed: v.optional(v.boolean()),
+    /**
+     * False only on a row created by a kill before any refresh: it holds the kill list and no
+     * definitions yet (evaluation answers "not loaded"). The first refresh replaces it.
+     */
+    definitionsLoaded: v.optional(v.boolean()),
+    /**
+     * The local kill switch (killSwitch.ts): flags that evaluate to false at once, whatever
+     * their definition says. Here because every evaluation reads this row anyway; refreshes
+     * keep it. Kills are rare, so re-running every flag query on a kill is acceptable.
+     */
+    killed: v.optional(v.array(v.object({ key: v.string(), reason: v.optional(v.string()), at: v.number() }))),
   }),
 
   /**

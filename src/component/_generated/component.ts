@@ -173,6 +173,29 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         Name
       >;
     };
+    killSwitch: {
+      clear: FunctionReference<
+        "mutation",
+        "internal",
+        { key: string },
+        boolean,
+        Name
+      >;
+      kill: FunctionReference<
+        "mutation",
+        "internal",
+        { key: string; reason?: string },
+        null,
+        Name
+      >;
+      list: FunctionReference<
+        "query",
+        "internal",
+        {},
+        Array<{ at: number; key: string; reason?: string }>,
+        Name
+      >;
+    };
     status: {
       get: FunctionReference<
         "query",

@@ -198,3 +198,19 @@ export const captureWithSafeSnapshot = mutation({
   handler: async (ctx, args) =>
     await posthog.capture(ctx, { distinctId: args.distinctId, event: args.event, flags: fromConvexSafe<FlagsSnapshot>(args.flags) }),
 });
+
+/** The local kill switch: kill or clear a flag (mutation), and the killed flags as status shows them. */
+export const killFlag = mutation({
+  args: { key: v.string(), reason: v.optional(v.string()) },
+  handler: async (ctx, args) => await posthog.disableFlagLocally(ctx, args),
+});
+
+export const clearKill = mutation({
+  args: { key: v.string() },
+  handler: async (ctx, args) => await posthog.clearKillSwitch(ctx, args),
+});
+
+export const killedFlags = query({
+  args: {},
+  handler: async (ctx) => (await posthog.status(ctx)).killedFlags,
+});
