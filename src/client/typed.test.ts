@@ -322,6 +322,14 @@ async function typedReads(q: GenericQueryCtx<GenericDataModel>, m: GenericMutati
   // @ts-expect-error a key outside the registry
   await posthog.getFeatureFlag(q, { key: "experiment_checkout_buton", distinctId });
 
+  // The kill switch takes registry keys only.
+  await posthog.disableFlagLocally(m, { key: "ops_checkout_killswitch", reason: "errors" });
+  await posthog.clearKillSwitch(a, { key });
+  // @ts-expect-error a key outside the registry
+  await posthog.disableFlagLocally(m, { key: "ops_other" });
+  // @ts-expect-error a key outside the registry
+  await posthog.clearKillSwitch(m, { key: "ops_other" });
+
   expectTypeOf(await posthog.isFeatureEnabled(q, { key, distinctId })).toEqualTypeOf<boolean | undefined>();
   // @ts-expect-error a key outside the registry
   await posthog.isFeatureEnabled(q, { key: "release_search_v3", distinctId });
