@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, test, vi } from "vitest";
 import { fromConvexSafe } from "../core/convexSafe.js";
 import { api, components } from "../testing/app/_generated/api.js";
 import { PostHog, PostHogInputError } from "./index.js";
-import { flushAndDrain, initTestApp, useLocalPostHog } from "../testing/setup.js";
+import { flushAndDrain, initRefreshedApp, initTestApp, useLocalPostHog } from "../testing/setup.js";
 
 const TOKEN = "phc_browser";
 const SECRET = "whsec_flags_changed";
@@ -37,11 +37,7 @@ const definitions = {
 beforeEach(() => server.setDefinitions(definitions, { token: TOKEN }));
 
 type T = ReturnType<typeof initTestApp>;
-async function ready(): Promise<T> {
-  const t = initTestApp();
-  await t.action(api.flags.refresh, {});
-  return t;
-}
+const ready = initRefreshedApp;
 const proUser = { subject: "user-1", plan: "pro" };
 const delivered = async (t: T, event: string) => {
   await flushAndDrain(t);

@@ -2,7 +2,7 @@
 import { PostHog as PostHogNode } from "posthog-node";
 import { beforeEach, describe, expect, test } from "vitest";
 import { api } from "../testing/app/_generated/api.js";
-import { flushAndDrain, initTestApp, useLocalPostHog } from "../testing/setup.js";
+import { flushAndDrain, initRefreshedApp, initTestApp, useLocalPostHog } from "../testing/setup.js";
 
 
 const TOKEN = "phc_exposures";
@@ -25,11 +25,7 @@ const definitions = {
 beforeEach(() => server.setDefinitions(definitions, { token: TOKEN }));
 
 type T = ReturnType<typeof initTestApp>;
-async function ready(): Promise<T> {
-  const t = initTestApp();
-  await t.action(api.flags.refresh, {});
-  return t;
-}
+const ready = initRefreshedApp;
 const flagCalls = async (t: T) => {
   await flushAndDrain(t);
   return server.events(TOKEN).filter((e) => e.event === "$feature_flag_called");

@@ -2,7 +2,7 @@
 // refresh; refreshes keep the kill; clearKillSwitch restores the evaluated value.
 import { beforeEach, describe, expect, test } from "vitest";
 import { api } from "../testing/app/_generated/api.js";
-import { flushAndDrain, initTestApp, useLocalPostHog } from "../testing/setup.js";
+import { flushAndDrain, initRefreshedApp, initTestApp, useLocalPostHog } from "../testing/setup.js";
 
 const TOKEN = "phc_kill";
 const server = useLocalPostHog({ POSTHOG_API_KEY: TOKEN, POSTHOG_PERSONAL_API_KEY: "phx_kill" });
@@ -26,11 +26,7 @@ const user = JSON.stringify({ distinctId: "user-1" });
 beforeEach(() => server.setDefinitions(definitions, { token: TOKEN }));
 
 type T = ReturnType<typeof initTestApp>;
-async function ready(): Promise<T> {
-  const t = initTestApp();
-  await t.action(api.flags.refresh, {});
-  return t;
-}
+const ready = initRefreshedApp;
 const read = async (t: T, key: string) => JSON.parse((await t.query(api.flags.readFlag, { key, context: user })).result);
 const all = async (t: T) => JSON.parse(await t.query(api.flags.allFlags, { context: user }));
 const snapshot = async (t: T) => JSON.parse(await t.query(api.flags.snapshot, { context: user }));

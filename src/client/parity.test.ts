@@ -3,7 +3,7 @@
 import { PostHog as PostHogNode, type PostHogOptions as NodeOptions } from "posthog-node";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../testing/app/_generated/api.js";
-import { flushAndDrain, initTestApp, useLocalPostHog } from "../testing/setup.js";
+import { flushAndDrain, initRefreshedApp, initTestApp, useLocalPostHog } from "../testing/setup.js";
 
 const TOKEN = "phc_parity";
 const NODE_TOKEN = "phc_parity_node";
@@ -41,11 +41,7 @@ beforeEach(() => server.setDefinitions(definitions));
 afterEach(() => vi.restoreAllMocks());
 
 type T = ReturnType<typeof initTestApp>;
-async function ready(): Promise<T> {
-  const t = initTestApp();
-  await t.action(api.flags.refresh, {});
-  return t;
-}
+const ready = initRefreshedApp;
 
 const nodeClients: PostHogNode[] = [];
 /** posthog-node on the same server; with local evaluation unless `personalApiKey: undefined`. */

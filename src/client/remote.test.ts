@@ -2,7 +2,7 @@
 import { PostHog as PostHogNode } from "posthog-node";
 import { beforeEach, describe, expect, test } from "vitest";
 import { api } from "../testing/app/_generated/api.js";
-import { flushAndDrain, initTestApp, useLocalPostHog } from "../testing/setup.js";
+import { flushAndDrain, initRefreshedApp, initTestApp, useLocalPostHog } from "../testing/setup.js";
 
 const TOKEN = "phc_remote";
 const server = useLocalPostHog({ POSTHOG_API_KEY: TOKEN, POSTHOG_PERSONAL_API_KEY: "phx_remote" });
@@ -32,14 +32,9 @@ beforeEach(() => {
   server.setFlagsResponse(serverAnswer);
 });
 
-type T = ReturnType<typeof initTestApp>;
 const flagsRequests = () => server.requests().filter((r) => r.path.startsWith("/flags/") && r.method === "POST");
 const person = { distinctId: "user-1", personProperties: { $device_id: "dev-1", plan: "pro" }, groups: { company: "acme" }, groupProperties: { company: { size: 10 } } };
-async function ready(): Promise<T> {
-  const t = initTestApp();
-  await t.action(api.flags.refresh, {});
-  return t;
-}
+const ready = initRefreshedApp;
 
 describe("remote evaluation", () => {
   test("the /flags request body equals posthog-node's, $device_id included, and values are the server's", async () => {

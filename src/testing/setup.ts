@@ -22,6 +22,13 @@ export function initTestApp(options: { transactionLimits?: boolean } = {}) {
   return t;
 }
 
+/** A test app with the flag definitions the local server serves already refreshed into it. */
+export async function initRefreshedApp(): Promise<ReturnType<typeof initTestApp>> {
+  const t = initTestApp();
+  await t.action(api.flags.refresh, {});
+  return t;
+}
+
 /** The component alone, to call its internal functions and read its tables. */
 export function initComponent() {
   return convexTest({ schema: componentSchema, modules: componentModules, transactionLimits: true });
