@@ -32,7 +32,7 @@ export function acceptsEvent(config: ClientConfig, args: CaptureArgs, allowUndec
  * A read's results against the registry: a variant or payload the registry does not declare is
  * returned unchanged (the caller's type would lie otherwise) and warned about once.
  */
-export function reportServed(config: ClientConfig, results: Iterable<Pick<FlagReadResult, "key" | "value" | "payload">>): void {
+export function reportServed(config: ClientConfig, results: Iterable<{ key: string; value: FlagReadResult["value"]; payload: unknown }>): void {
   const registry = config.options.flags;
   if (registry === undefined) return;
   for (const result of results) {

@@ -79,7 +79,7 @@ export async function evaluateAllFlags(
       defineOwn(featureFlags, key, flag.value);
       if (flag.listsPayload) defineOwn(featureFlagPayloads, key, flag.payload as JsonType);
     }
-    reportServed(config, Object.keys(answer.flags).map((key) => remoteDecision(key, answer).result));
+    reportServed(config, Object.entries(answer.flags).map(([key, flag]) => ({ key, value: flag.value, payload: flag.payload })));
   }
   for (const key of await killedKeys(config, ctx)) {
     if (!Object.hasOwn(featureFlags, key)) continue;
