@@ -1,5 +1,6 @@
 import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
+import { governanceTables } from "./governance/tables.js";
 
 export default defineSchema({
   /**
@@ -168,4 +169,6 @@ export default defineSchema({
     flagCount: v.optional(v.number()),
     cohortCount: v.optional(v.number()),
   }),
+
+  ...governanceTables,
 });
