@@ -56,6 +56,24 @@ export interface PostHogOptions<Flags extends FlagsOption = undefined, Events ex
    * naming the path (default), "drop" it with a warning, or "send" it with a warning.
    */
   onInvalidEvent?: "throw" | "drop" | "send";
+  /**
+   * Flag governance (runFlagSync, runReleaseTracker, runFlagGuardian) talks to PostHog's private
+   * API: the project id (default POSTHOG_PROJECT_ID; the number in your PostHog URLs).
+   */
+  projectId?: string;
+  /** The environment queries run in (default POSTHOG_ENVIRONMENT_ID, else projectId). */
+  environmentId?: string;
+  /**
+   * PostHog's app host for the private API (default POSTHOG_APP_HOST, else derived from `host`:
+   * us.i.posthog.com → us.posthog.com, eu.i.posthog.com → eu.posthog.com, others unchanged).
+   */
+  appHost?: string;
+  /**
+   * A personal API key for governance writes (feature_flag:write; query:read and experiment:read
+   * to watch and track). Default POSTHOG_ADMIN_API_KEY, else the personal API key. Passed to the
+   * component's actions only: never stored, logged or scheduled.
+   */
+  adminApiKey?: string;
 }
 
 const NOT_CONFIGURED =
@@ -92,12 +110,36 @@ export class ClientConfig {
     return key === "" ? undefined : key;
   }
 
+  /** Where governance calls go, with the admin key; a PostHogInputError names what is missing. */
+  adminTarget(): { appHost: string; projectId: string; environmentId: string; apiKey: string } {
+    const projectId = (this.options.projectId ?? readEnv("POSTHOG_PROJECT_ID") ?? "").trim();
+    if (projectId === "") {
+      throw new PostHogInputError("projectId", "flag governance needs the PostHog project id: pass projectId to new PostHog(...) or set POSTHOG_PROJECT_ID");
+    }
+    const apiKey = (this.options.adminApiKey ?? readEnv("POSTHOG_ADMIN_API_KEY") ?? "").trim() || this.personalApiKey();
+    if (apiKey === undefined) {
+      throw new PostHogInputError(
+        "adminApiKey",
+        "flag governance needs a personal API key with feature_flag:write: pass adminApiKey or set POSTHOG_ADMIN_API_KEY (or POSTHOG_PERSONAL_API_KEY)",
+      );
+    }
+    const environmentId = (this.options.environmentId ?? readEnv("POSTHOG_ENVIRONMENT_ID") ?? "").trim() || projectId;
+    const configured = (this.options.appHost ?? readEnv("POSTHOG_APP_HOST") ?? "").trim();
+    const appHost = (configured !== "" ? configured : appHostFor(this.destinationHost())).replace(/\/+$/, "");
+    return { appHost, projectId, environmentId, apiKey };
+  }
+
+  /** The ingestion host (option, POSTHOG_HOST, default). */
+  destinationHost(): string {
+    const host = (this.options.host ?? readEnv("POSTHOG_HOST") ?? DEFAULT_HOST).trim().replace(/\/+$/, "");
+    return host === "" ? DEFAULT_HOST : host;
+  }
+
   /** Host and key, read when a method runs (env vars may change between deployments). */
   destination(): { host: string; apiKey: string } {
     const apiKey = this.projectApiKey();
     if (apiKey === undefined) throw new PostHogInputError("apiKey", NOT_CONFIGURED);
-    const host = (this.options.host ?? readEnv("POSTHOG_HOST") ?? DEFAULT_HOST).trim().replace(/\/+$/, "");
-    return { host: host === "" ? DEFAULT_HOST : host, apiKey };
+    return { host: this.destinationHost(), apiKey };
   }
 
   /** The destination, or undefined (warned about once) when there is no project API key. */
@@ -176,4 +218,9 @@ export class ClientConfig {
 
 function readEnv(name: string): string | undefined {
   return typeof process === "undefined" ? undefined : process.env[name];
+}
+
+/** PostHog Cloud's app host for an ingestion host; a self-hosted PostHog serves both on one host. */
+export function appHostFor(ingestionHost: string): string {
+  return ingestionHost.replace(/^(https?:\/\/)(us|eu)\.i\.posthog\.com/i, "$1$2.posthog.com");
 }
