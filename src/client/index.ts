@@ -5,7 +5,7 @@
 //   localFlags.ts   flag reads from the stored definitions (queries, mutations, actions)
 //   remoteFlags.ts  flag reads from PostHog's /flags endpoint (actions)
 //   exposures.ts    the `$feature_flag_called` events flag reads record
-//   admin.ts        flush, status, dead letters, flag definitions refresh, the local kill switch
+//   admin.ts        flush, status, dead letters, flag definitions refresh, the kill switch
 import type { ComponentApi } from "../component/_generated/component.js";
 import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult } from "../component/validators.js";
 import { PostHogInputError, type PostHogMessage } from "../core/messages.js";
@@ -14,7 +14,7 @@ import { ClientConfig, type PostHogOptions } from "./config.js";
 import * as admin from "./admin.js";
 import * as browserApi from "./browserApi.js";
 import type { BrowserApi, ExposeApiOptions } from "./browserApi.js";
-import type { KilledFlag, Status } from "./admin.js";
+import type { EnforcementOutcome, KilledFlag, Status } from "./admin.js";
 import * as events from "./events.js";
 import * as exposures from "./exposures.js";
 import * as localFlags from "./localFlags.js";
@@ -56,7 +56,7 @@ export type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, Json
 export { FeatureFlagEvaluations };
 /** @posthog/convex's name for a flag's value: true/false or a variant key. */
 export type FeatureFlagValue = FlagValue;
-export type { KilledFlag, Status };
+export type { EnforcementOutcome, KilledFlag, Status };
 export { DEFAULT_HOST, type PostHogOptions } from "./config.js";
 export { normalizeError } from "./events.js";
 export { defineFlags, fromToolkitRegistry, buildNamingRegex, DEFAULT_LIFECYCLES, DEFAULT_NAMING_EXEMPT_TAG } from "../core/flagRegistry.js";
@@ -209,7 +209,26 @@ export class PostHog<Flags extends FlagsOption = undefined, Events extends Event
     await admin.disableFlagLocally(this.#config, ctx, args);
   }
 
-  /** Undo disableFlagLocally: the flag evaluates from its definition again. Returns whether it was killed. */
+  /**
+   * Kill a flag at once, as disableFlagLocally, and turn it off in PostHog (PATCH active: false)
+   * with the admin key (adminApiKey, projectId; see "Kill switch" in the README).
+   * - From an action: PostHog is PATCHed now; once it agreed, the definitions are refreshed
+   *   (with a personal API key) so the stored ones say inactive too.
+   * - From a mutation: the kill is in place and the PATCH is left "pending_patch" for the next
+   *   runFlagGuardian run. A mutation cannot make the request, and the admin key is never stored
+   *   or scheduled, so nothing else can make it later.
+   * A refusal (approval required, dependent flags, missing scope) keeps the kill and is recorded
+   * in the governance state, never thrown. The kill stays until clearKillSwitch.
+   */
+  async disableFlag(ctx: MutationOrActionCtx, args: { key: FlagKeyOf<Flags>; reason?: string }): Promise<EnforcementOutcome> {
+    return await admin.disableFlag(this.#config, ctx, args);
+  }
+
+  /**
+   * Undo disableFlagLocally or disableFlag: the flag evaluates from its definition again, and the
+   * guardian forgets the enforcement. PostHog is not touched: a flag disableFlag turned off there
+   * stays off until a person re-enables it. Returns whether it was killed.
+   */
   async clearKillSwitch(ctx: MutationOrActionCtx, args: { key: FlagKeyOf<Flags> }): Promise<boolean> {
     return await admin.clearKillSwitch(this.#config, ctx, args);
   }

@@ -173,6 +173,57 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         Name
       >;
     };
+    governance: {
+      enforcement: {
+        disableFlagAtNextRun: FunctionReference<
+          "mutation",
+          "internal",
+          { key: string; reason?: string },
+          {
+            changeRequestId?: string;
+            dependents?: Array<string>;
+            detail?: string;
+            enforcement:
+              | "pending_patch"
+              | "patched"
+              | "approval_requested"
+              | "blocked_by_dependents"
+              | "scope_missing"
+              | "failed";
+            key: string;
+          },
+          Name
+        >;
+        disableFlagNow: FunctionReference<
+          "action",
+          "internal",
+          {
+            admin: {
+              apiKey: string;
+              appHost: string;
+              environmentId: string;
+              projectId: string;
+            };
+            key: string;
+            reason?: string;
+          },
+          {
+            changeRequestId?: string;
+            dependents?: Array<string>;
+            detail?: string;
+            enforcement:
+              | "pending_patch"
+              | "patched"
+              | "approval_requested"
+              | "blocked_by_dependents"
+              | "scope_missing"
+              | "failed";
+            key: string;
+          },
+          Name
+        >;
+      };
+    };
     killSwitch: {
       clear: FunctionReference<
         "mutation",
