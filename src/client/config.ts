@@ -5,6 +5,7 @@ import type { ComponentApi } from "../component/_generated/component.js";
 import type { DeliveryOptions } from "../component/validators.js";
 import { PostHogInputError } from "../core/messages.js";
 import { LIB_NAME, LIB_VERSION } from "../core/version.js";
+import type { AlertsOption } from "./alerts.js";
 import type { BeforeSendHook } from "./beforeSend.js";
 import { FlagOverrides } from "./overrides.js";
 import type { EventsOption, FlagsOption } from "./typed.js";
@@ -56,6 +57,8 @@ export interface PostHogOptions<Flags extends FlagsOption = undefined, Events ex
    * naming the path (default), "drop" it with a warning, or "send" it with a warning.
    */
   onInvalidEvent?: "throw" | "drop" | "send";
+  /** Where flag governance alerts go: a Slack webhook and/or the app's own function. */
+  alerts?: AlertsOption;
 }
 
 const NOT_CONFIGURED =
@@ -174,6 +177,6 @@ export class ClientConfig {
   }
 }
 
-function readEnv(name: string): string | undefined {
+export function readEnv(name: string): string | undefined {
   return typeof process === "undefined" ? undefined : process.env[name];
 }

@@ -14,6 +14,7 @@ import type * as delivery from "../delivery.js";
 import type * as events from "../events.js";
 import type * as exposures from "../exposures.js";
 import type * as flags from "../flags.js";
+import type * as governance_alertValidators from "../governance/alertValidators.js";
 import type * as governance_alerts from "../governance/alerts.js";
 import type * as governance_tables from "../governance/tables.js";
 import type * as killSwitch from "../killSwitch.js";
@@ -34,6 +35,7 @@ const fullApi: ApiFromModules<{
   events: typeof events;
   exposures: typeof exposures;
   flags: typeof flags;
+  "governance/alertValidators": typeof governance_alertValidators;
   "governance/alerts": typeof governance_alerts;
   "governance/tables": typeof governance_tables;
   killSwitch: typeof killSwitch;

@@ -9,10 +9,21 @@ import { internal } from "../_generated/api.js";
 import { internalAction, internalMutation, mutation, query, type ActionCtx, type MutationCtx } from "../_generated/server.js";
 import { parseRetryAfter } from "../../core/batchTransport.js";
 import { fetchWithDeadline, httpError } from "../../core/http.js";
-import { vAlertDelivery, vAlertSettings } from "./tables.js";
+import { vAlertSettings } from "./tables.js";
+import {
+  vAlertInput,
+  vAlertRow,
+  vAlertStatus,
+  vQueueResult,
+  type AlertDelivery,
+  type AlertEvent,
+  type AlertInput,
+  type AlertRow,
+  type AlertSettings,
+  type QueueResult,
+} from "./alertValidators.js";
 
-export type AlertSettings = Infer<typeof vAlertSettings>;
-export type AlertDelivery = Infer<typeof vAlertDelivery>;
+export * from "./alertValidators.js";
 
 export const DEFAULT_ALERT_DELIVERY = {
   requestTimeoutMs: 10_000,
@@ -28,51 +39,6 @@ const CLEANUP_CHUNK = 100;
 const LEASE_MS = 5 * 60_000;
 const LEASE_MARGIN_MS = 30_000;
 const MAX_RETRY_AFTER_MS = 60 * 60_000;
-
-export const vAlertKind = v.union(v.literal("guardian"), v.literal("enforcement"), v.literal("digest"), v.literal("finding"));
-
-/** What the app's `onAlert` function is called with. */
-export const vAlertEvent = v.object({
-  kind: vAlertKind,
-  key: v.optional(v.string()),
-  decision: v.optional(v.string()),
-  reason: v.string(),
-  /** The guardian's EvaluationMetrics, or other figures. */
-  metrics: v.optional(v.any()),
-  posthogFlagUrl: v.optional(v.string()),
-  detail: v.optional(v.any()),
-});
-export type AlertEvent = Infer<typeof vAlertEvent>;
-
-export const vAlertInput = v.object({
-  /** The same key again (while the first is kept) queues nothing. */
-  dedupKey: v.string(),
-  kind: vAlertKind,
-  key: v.optional(v.string()),
-  /** The Slack message body (core/governance/slack.ts). */
-  slack: v.any(),
-  event: vAlertEvent,
-});
-export type AlertInput = Infer<typeof vAlertInput>;
-
-export const vQueueResult = v.object({ queued: v.array(v.string()), duplicates: v.array(v.string()) });
-export type QueueResult = Infer<typeof vQueueResult>;
-
-const vStatus = v.union(v.literal("pending"), v.literal("sent"), v.literal("dead"));
-
-export const vAlertRow = v.object({
-  dedupKey: v.string(),
-  destination: v.union(v.literal("slack"), v.literal("callback")),
-  kind: v.string(),
-  key: v.optional(v.string()),
-  status: vStatus,
-  attempts: v.number(),
-  createdAt: v.number(),
-  nextAttemptAt: v.optional(v.number()),
-  sentAt: v.optional(v.number()),
-  lastError: v.optional(v.string()),
-});
-export type AlertRow = Infer<typeof vAlertRow>;
 
 function deliverySettings(settings: AlertSettings | null): Required<AlertDelivery> {
   const merged = { ...DEFAULT_ALERT_DELIVERY };
@@ -178,7 +144,7 @@ export const configure = mutation({
 
 /** The outbox, newest first: pending, sent and dead alerts (the governance report). */
 export const list = query({
-  args: { status: v.optional(vStatus), limit: v.optional(v.number()) },
+  args: { status: v.optional(vAlertStatus), limit: v.optional(v.number()) },
   returns: v.array(vAlertRow),
   handler: async (ctx, { status, limit }): Promise<AlertRow[]> => {
     const take = Math.max(1, Math.min(Math.floor(limit ?? 100), 1000));
