@@ -15,6 +15,7 @@ import type * as events from "../events.js";
 import type * as exposures from "../exposures.js";
 import type * as flags from "../flags.js";
 import type * as governance_tables from "../governance/tables.js";
+import type * as governance_tallies from "../governance/tallies.js";
 import type * as killSwitch from "../killSwitch.js";
 import type * as status from "../status.js";
 import type * as validators from "../validators.js";
@@ -34,6 +35,7 @@ const fullApi: ApiFromModules<{
   exposures: typeof exposures;
   flags: typeof flags;
   "governance/tables": typeof governance_tables;
+  "governance/tallies": typeof governance_tallies;
   killSwitch: typeof killSwitch;
   status: typeof status;
   validators: typeof validators;

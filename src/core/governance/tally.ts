@@ -44,14 +44,17 @@ export function watchIsActive(watch: TallyWatch | undefined): watch is TallyWatc
 }
 
 /** 8 hex characters of the 32-bit FNV-1a hash of the text's UTF-16 code units: short and stable. */
-export function userHash(distinctId: string): string {
+export function shortHash(text: string): string {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < distinctId.length; i++) {
-    hash ^= distinctId.charCodeAt(i);
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
   return (hash >>> 0).toString(16).padStart(8, "0");
 }
+
+/** How a distinct id is kept in tallies: enough to count unique users, without storing the id. */
+export const userHash = shortHash;
 
 /** A flag value as a variant name; undefined for values that are not a flag's answer. */
 function variantOf(value: unknown): string | undefined {
