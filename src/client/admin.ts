@@ -5,6 +5,7 @@ import type { DeadLetter, FlushResult, RefreshResult, Status as ComponentStatus 
 import { PostHogInputError } from "../core/messages.js";
 import type { ClientConfig } from "./config.js";
 import { registryStatus, type RegistryStatus } from "./contracts.js";
+import { alertSettings } from "./alerts.js";
 import { canFetch } from "./flags.js";
 import type { MutationOrActionCtx, RunActionCtx, RunQueryCtx } from "./types.js";
 
@@ -52,7 +53,9 @@ export async function disableFlag(config: ClientConfig, ctx: MutationOrActionCtx
   const kill = { key: args.key, ...(args.reason !== undefined ? { reason: args.reason } : {}) };
   if (!canFetch(ctx)) return await ctx.runMutation(config.component.governance.enforcement.disableFlagAtNextRun, kill);
   const admin = config.adminTarget();
-  const outcome = await (ctx as MutationOrActionCtx & RunActionCtx).runAction(config.component.governance.enforcement.disableFlagNow, { admin, ...kill });
+  // A refusal is alerted where the runners' alerts go.
+  const alerts = await alertSettings(config);
+  const outcome = await (ctx as MutationOrActionCtx & RunActionCtx).runAction(config.component.governance.enforcement.disableFlagNow, { admin, alerts, ...kill });
   await refreshAfterEnforcement(config, ctx as MutationOrActionCtx & RunActionCtx, [outcome]);
   return outcome;
 }

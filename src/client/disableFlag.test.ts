@@ -3,7 +3,7 @@
 // clearKillSwitch lifts the kill without touching PostHog.
 import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../testing/app/_generated/api.js";
-import { initRefreshedApp, initTestApp, useLocalPostHog } from "../testing/setup.js";
+import { initRefreshedApp, initTestApp, useLocalPostHog, waitFor } from "../testing/setup.js";
 
 const TOKEN = "phc_disable";
 const PID = "12";
@@ -68,13 +68,21 @@ describe("disableFlag", () => {
     expect(await read(t, "checkout")).toMatchObject({ value: true, reason: "evaluated_locally" });
   });
 
-  test("PostHog requiring approval: the kill holds and the outcome carries the change request", async () => {
+  test("PostHog requiring approval: the kill holds, the outcome carries the change request, and the alerts option gets one alert", async () => {
+    vi.stubEnv("POSTHOG_ALERTS_SLACK_WEBHOOK", `${server.url}/_local/slack/ops`);
     server.setAdminPolicy({ approvals: { "feature_flag.disable": "require_approval" } });
     const t = await initRefreshedApp();
     const outcome = await t.action(api.flags.disableFlag, { key: "checkout" });
-    expect(outcome).toMatchObject({ key: "checkout", enforcement: "approval_requested", changeRequestId: server.changeRequests(PID)[0]!.id });
+    const changeRequestId = server.changeRequests(PID)[0]!.id;
+    expect(outcome).toMatchObject({ key: "checkout", enforcement: "approval_requested", changeRequestId });
     expect(await read(t, "checkout")).toMatchObject({ value: false, reason: "killed" });
     expect(active("checkout")).toBe(true);
+    // Asked again: PostHog says the change request is pending; no second alert.
+    expect(await t.action(api.flags.disableFlag, { key: "checkout" })).toMatchObject({ enforcement: "approval_requested", changeRequestId });
+    const [alert] = (await waitFor("the Slack alert", () => (server.slackMessages("ops").length > 0 ? server.slackMessages("ops") : undefined)))!;
+    expect(JSON.stringify(alert!.body)).toContain("PostHog did not disable the flag");
+    expect(JSON.stringify(alert!.body)).toContain(changeRequestId);
+    expect((await t.query(api.flags.alertOutbox, {})).map((row) => row.kind)).toEqual(["enforcement"]);
   });
 
   test("without a project id: a PostHogInputError naming it, and nothing killed", async () => {

@@ -6,6 +6,7 @@ import type { PostHogFlag } from "../../core/governance/posthogRest.js";
 import { initComponent, useLocalPostHog, waitFor } from "../../testing/setup.js";
 import { api, internal } from "../_generated/api.js";
 import schema from "../schema.js";
+import type { AlertInput } from "./alerts.js";
 import { enforceKill, finishPendingEnforcements } from "./enforcement.js";
 import { listAllFlags, type AdminTarget } from "./rest.js";
 
@@ -14,6 +15,7 @@ const PID = "7";
 const ADMIN_KEY = "phx_admin_key_never_stored_4c1d";
 const server = useLocalPostHog();
 const everyone = { groups: [{ properties: [], rollout_percentage: 100 }] };
+const FAST_ALERTS = { requestTimeoutMs: 500, retryInitialDelayMs: 20, retryMaxDelayMs: 200 };
 let admin: AdminTarget;
 
 beforeEach(() => {
@@ -189,9 +191,14 @@ describe("enforceKill", () => {
     expect(await t.mutation(api.killSwitch.clear, { key: "checkout" })).toBe(true);
     expect(await stateOf(t, "checkout")).toBeNull(); // the row held only the kill
     expect(await t.query(api.killSwitch.list, {})).toEqual([]);
-    const late = await t.mutation(internal.governance.enforcement.recordEnforcement, { killedAt, outcome: { key: "checkout", enforcement: "patched" } });
+    const late = await t.mutation(internal.governance.enforcement.recordEnforcement, {
+      killedAt,
+      outcome: { key: "checkout", enforcement: "failed", detail: "late" },
+      posthogFlagUrl: "https://us.posthog.com/project/7/feature_flags/1",
+    });
     expect(late).toBe(false);
     expect(await stateOf(t, "checkout")).toBeNull();
+    expect(await t.query(api.governance.alerts.list, {})).toEqual([]);
     expect(await t.mutation(api.killSwitch.clear, { key: "checkout" })).toBe(false);
   });
 
@@ -204,6 +211,51 @@ describe("enforceKill", () => {
     expect(state).toMatchObject({ key: "checkout", mode: "enforce", lastEvaluatedAt: 1, lastDecision: "regression" });
     expect(state!.killedAt).toBeUndefined();
     expect(state!.enforcement).toBeUndefined();
+  });
+});
+
+describe("alerts", () => {
+  const guardianAlert = (killedAt: string): AlertInput => ({
+    dedupKey: `guardian:checkout:auto_disabled:${killedAt}`,
+    kind: "guardian",
+    key: "checkout",
+    slack: { text: "checkout auto-disabled" },
+    event: { kind: "guardian", key: "checkout", decision: "auto_disabled", reason: "errors doubled" },
+  });
+
+  test("a refused kill is alerted once, with the change request, however often it is enforced again; the kill's own alert once too", async () => {
+    const [flag] = server.seedFlags(PID, [{ key: "checkout", filters: everyone }]);
+    server.setAdminPolicy({ approvals: { "feature_flag.disable": "require_approval" } });
+    const t = initComponent();
+    await t.mutation(api.governance.alerts.configure, { slackWebhookUrl: `${server.url}/_local/slack/alerts`, delivery: FAST_ALERTS });
+    for (const run of ["run-1", "run-2", "run-3"]) {
+      const current = await postHogFlag("checkout");
+      await t.action(async (ctx) => await enforceKill(ctx, admin, { key: "checkout", flag: current, reason: "errors doubled", source: "guardian", alert: guardianAlert(run) }));
+    }
+    expect(patches(flag!.id)).toHaveLength(3);
+    const killedAt = (await stateOf(t, "checkout"))!.killedAt;
+    const changeRequestId = server.changeRequests(PID)[0]!.id;
+    const rows = await t.query(api.governance.alerts.list, {});
+    expect(rows.map((row) => [row.kind, row.dedupKey]).sort()).toEqual([
+      ["enforcement", `enforcement:checkout:approval_requested:${killedAt}`],
+      ["guardian", "guardian:checkout:auto_disabled:run-1"],
+    ]);
+    const messages = await waitFor("both alerts in Slack", () => (server.slackMessages("alerts").length >= 2 ? server.slackMessages("alerts") : undefined));
+    const texts = messages!.map((message) => JSON.stringify(message.body));
+    expect(texts.filter((text) => text.includes("PostHog did not disable the flag"))).toHaveLength(1);
+    expect(texts.find((text) => text.includes("PostHog did not disable the flag"))).toContain(changeRequestId);
+    expect(texts.find((text) => text.includes("PostHog did not disable the flag"))).toContain(`/project/${PID}/feature_flags/${flag!.id}`);
+    expect(texts.filter((text) => text.includes("checkout auto-disabled"))).toHaveLength(1);
+  });
+
+  test("a kill PostHog accepts, or one still owed, is not alerted as a refusal", async () => {
+    server.seedFlags(PID, [{ key: "checkout", filters: everyone }, { key: "search", filters: everyone }]);
+    const t = initComponent();
+    await t.mutation(api.governance.alerts.configure, { slackWebhookUrl: `${server.url}/_local/slack/alerts`, delivery: FAST_ALERTS });
+    expect(await enforce(t, "checkout")).toMatchObject({ enforcement: "patched" });
+    server.addFaults({ path: `/api/projects/${PID}/feature_flags/`, status: 503 });
+    expect(await t.action(api.governance.enforcement.disableFlagNow, { admin, key: "search" })).toMatchObject({ enforcement: "pending_patch" });
+    expect(await t.query(api.governance.alerts.list, {})).toEqual([]);
   });
 });
 
@@ -234,6 +286,7 @@ test("the admin key is written to no table and no scheduled function", async () 
   const [flag] = server.seedFlags(PID, [{ key: "checkout", filters: everyone }, { key: "search", filters: everyone }]);
   server.setAdminPolicy({ approvals: { "feature_flag.disable": "require_approval" } });
   const t = initComponent();
+  await t.mutation(api.governance.alerts.configure, { slackWebhookUrl: `${server.url}/_local/slack/alerts`, delivery: FAST_ALERTS });
   await refresh(t);
   await enforce(t, "checkout");
   server.setAdminPolicy({ personalApiKeys: { [ADMIN_KEY]: ["feature_flag:read"] } });
@@ -248,6 +301,8 @@ test("the admin key is written to no table and no scheduled function", async () 
     tables._scheduled_functions = await ctx.db.system.query("_scheduled_functions").collect();
     return tables;
   });
-  expect(everything.guardianState!.length).toBeGreaterThanOrEqual(3); // the scan saw the enforcement state
+  // The scan saw the enforcement state and the refusals' alerts.
+  expect(everything.guardianState!.length).toBeGreaterThanOrEqual(3);
+  expect(everything.alerts!.length).toBeGreaterThanOrEqual(2);
   expect(JSON.stringify(everything)).not.toContain(ADMIN_KEY);
 });

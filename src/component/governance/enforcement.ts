@@ -12,13 +12,15 @@
 // The kill stays after PostHog agreed: only clearKillSwitch (killSwitch.clear) lifts it, with the
 // enforcement state; re-enabling the flag in PostHog is a person's decision.
 import { v, type Infer } from "convex/values";
-import { internal } from "../_generated/api.js";
+import { api, internal } from "../_generated/api.js";
 import { action, internalMutation, internalQuery, mutation, type ActionCtx, type MutationCtx } from "../_generated/server.js";
 import type { PostHogFlag } from "../../core/governance/posthogRest.js";
+import { enforcementSlackMessage, posthogFlagUrl, type EnforcementRefusal } from "../../core/governance/slack.js";
 import { PostHogInputError } from "../../core/messages.js";
 import { addToKillList } from "../killList.js";
 import { describeFailure, getDependentFlags, listAllFlags, patchFlag, vAdminTarget, type AdminTarget, type RestFailure } from "./rest.js";
-import { vEnforcement, vKillSource } from "./tables.js";
+import { queueAlerts, vAlertInput, type AlertInput } from "./alerts.js";
+import { vAlertSettings, vEnforcement, vKillSource } from "./tables.js";
 
 export const vEnforcementOutcome = v.object({
   key: v.string(),
@@ -32,24 +34,29 @@ export const vEnforcementOutcome = v.object({
 export type EnforcementOutcome = Infer<typeof vEnforcementOutcome>;
 export type KillSource = Infer<typeof vKillSource>;
 
+/** Outcomes a person has to act on: recorded and alerted, once per kill. */
+const REFUSALS = new Set<EnforcementOutcome["enforcement"]>(["approval_requested", "blocked_by_dependents", "scope_missing", "failed"]);
+
 /**
- * Kill the flag locally and owe PostHog the PATCH. Idempotent: a flag already killed keeps its
- * first kill time, reason and source.
+ * Kill the flag locally and owe PostHog the PATCH; queue `alert` (the guardian's) in the same
+ * transaction. Idempotent: a flag already killed keeps its first kill time, reason and source,
+ * and queues no alert again.
  */
 export const markKilled = internalMutation({
-  args: { key: v.string(), reason: v.optional(v.string()), source: vKillSource },
+  args: { key: v.string(), reason: v.optional(v.string()), source: vKillSource, alert: v.optional(vAlertInput) },
   returns: v.object({ killedAt: v.number(), alreadyKilled: v.boolean() }),
   handler: async (ctx, args) => await killForEnforcement(ctx, args),
 });
 
 /**
- * Record what PostHog answered. Ignored (false) when the kill was cleared meanwhile: a late
+ * Record what PostHog answered; a refusal also queues one "enforcement" alert per kill (its
+ * dedup key names the kill's time). Ignored (false) when the kill was cleared meanwhile: a late
  * outcome must not bring back state a person removed.
  */
 export const recordEnforcement = internalMutation({
-  args: { killedAt: v.number(), outcome: vEnforcementOutcome },
+  args: { killedAt: v.number(), outcome: vEnforcementOutcome, posthogFlagUrl: v.string() },
   returns: v.boolean(),
-  handler: async (ctx, { killedAt, outcome }) => {
+  handler: async (ctx, { killedAt, outcome, posthogFlagUrl }) => {
     const state = await stateOf(ctx, outcome.key);
     if (state === null || state.killedAt !== killedAt) return false;
     await ctx.db.patch(state._id, {
@@ -58,6 +65,7 @@ export const recordEnforcement = internalMutation({
       changeRequestId: outcome.changeRequestId,
       dependents: outcome.dependents,
     });
+    if (REFUSALS.has(outcome.enforcement)) await queueAlerts(ctx, [refusalAlert(outcome, killedAt, posthogFlagUrl)]);
     return true;
   },
 });
@@ -90,16 +98,16 @@ export const disableFlagAtNextRun = mutation({
 
 /** disableFlag from an action: kill now, then PATCH PostHog with the admin key passed in. */
 export const disableFlagNow = action({
-  args: { admin: vAdminTarget, key: v.string(), reason: v.optional(v.string()) },
+  args: { admin: vAdminTarget, key: v.string(), reason: v.optional(v.string()), alerts: v.optional(vAlertSettings) },
   returns: vEnforcementOutcome,
-  handler: async (ctx, { admin, key, reason }): Promise<EnforcementOutcome> => {
+  handler: async (ctx, { admin, key, reason, alerts }): Promise<EnforcementOutcome> => {
+    if (alerts !== undefined) await ctx.runMutation(api.governance.alerts.configure, alerts);
     const { killedAt } = await ctx.runMutation(internal.governance.enforcement.markKilled, { key, reason, source: "manual" });
     // The kill is in place; only now read the flag (fresh) and PATCH it.
     const listed = await listAllFlags(admin, { search: key });
-    const outcome = listed.ok
-      ? await disableInPostHog(admin, key, listed.data.find((flag) => flag.key === key))
-      : await refusalOutcome(admin, key, undefined, listed.failure);
-    return await recordOutcome(ctx, killedAt, outcome);
+    const flag = listed.ok ? listed.data.find((candidate) => candidate.key === key) : undefined;
+    const outcome = listed.ok ? await disableInPostHog(admin, key, flag) : await refusalOutcome(admin, key, undefined, listed.failure);
+    return await recordOutcome(ctx, admin, killedAt, outcome, flag);
   },
 });
 
@@ -111,14 +119,15 @@ export const disableFlagNow = action({
 export async function enforceKill(
   ctx: ActionCtx,
   admin: AdminTarget,
-  args: { key: string; flag: PostHogFlag | undefined; reason?: string; source: KillSource },
+  args: { key: string; flag: PostHogFlag | undefined; reason?: string; source: KillSource; alert?: AlertInput },
 ): Promise<EnforcementOutcome> {
   const { killedAt } = await ctx.runMutation(internal.governance.enforcement.markKilled, {
     key: args.key,
     source: args.source,
     ...(args.reason !== undefined ? { reason: args.reason } : {}),
+    ...(args.alert !== undefined ? { alert: args.alert } : {}),
   });
-  return await recordOutcome(ctx, killedAt, await disableInPostHog(admin, args.key, args.flag));
+  return await recordOutcome(ctx, admin, killedAt, await disableInPostHog(admin, args.key, args.flag), args.flag);
 }
 
 /**
@@ -130,7 +139,8 @@ export async function finishPendingEnforcements(ctx: ActionCtx, admin: AdminTarg
   const byKey = new Map(flags.map((flag) => [flag.key, flag]));
   const outcomes: EnforcementOutcome[] = [];
   for (const { key, killedAt } of pending) {
-    outcomes.push(await recordOutcome(ctx, killedAt, await disableInPostHog(admin, key, byKey.get(key))));
+    const flag = byKey.get(key);
+    outcomes.push(await recordOutcome(ctx, admin, killedAt, await disableInPostHog(admin, key, flag), flag));
   }
   return outcomes;
 }
@@ -160,7 +170,7 @@ export async function forgetEnforcement(ctx: MutationCtx, key: string): Promise<
 
 async function killForEnforcement(
   ctx: MutationCtx,
-  { key, reason, source }: { key: string; reason?: string; source: KillSource },
+  { key, reason, source, alert }: { key: string; reason?: string; source: KillSource; alert?: AlertInput },
 ): Promise<{ killedAt: number; alreadyKilled: boolean }> {
   if (key === "") throw new PostHogInputError("key", "disabling a flag needs its key");
   const { entry } = await addToKillList(ctx, key, reason, { keepFirst: true });
@@ -178,6 +188,7 @@ async function killForEnforcement(
     // Owed again: the next PATCH (or the fresh read that finds the flag off) settles it.
     await ctx.db.patch(state._id, { enforcement: "pending_patch", enforcementDetail: undefined, changeRequestId: undefined, dependents: undefined, ...kill });
   }
+  if (!alreadyKilled && alert !== undefined) await queueAlerts(ctx, [alert]);
   return { killedAt: kill.killedAt, alreadyKilled };
 }
 
@@ -217,8 +228,16 @@ async function refusalOutcome(admin: AdminTarget, key: string, flagId: number | 
   }
 }
 
-async function recordOutcome(ctx: ActionCtx, killedAt: number, outcome: EnforcementOutcome): Promise<EnforcementOutcome> {
-  const recorded = await ctx.runMutation(internal.governance.enforcement.recordEnforcement, { killedAt, outcome });
+async function recordOutcome(
+  ctx: ActionCtx,
+  admin: AdminTarget,
+  killedAt: number,
+  outcome: EnforcementOutcome,
+  flag: PostHogFlag | undefined,
+): Promise<EnforcementOutcome> {
+  // The flag's page, or the flag list when PostHog has no such flag. No key in it.
+  const flagUrl = flag !== undefined ? posthogFlagUrl(admin.appHost, admin.projectId, flag.id) : `${admin.appHost}/project/${admin.projectId}/feature_flags`;
+  const recorded = await ctx.runMutation(internal.governance.enforcement.recordEnforcement, { killedAt, outcome, posthogFlagUrl: flagUrl });
   if (recorded && outcome.enforcement === "scope_missing") {
     const detail = JSON.stringify({ needs: "feature_flag:write", to: "disable the killed flag in PostHog", posthog: outcome.detail });
     await ctx.runMutation(internal.governance.records.recordFindings, {
@@ -228,6 +247,34 @@ async function recordOutcome(ctx: ActionCtx, killedAt: number, outcome: Enforcem
     });
   }
   return outcome;
+}
+
+function refusalAlert(outcome: EnforcementOutcome, killedAt: number, flagUrl: string): AlertInput {
+  const refusal: EnforcementRefusal =
+    outcome.enforcement === "approval_requested"
+      ? { kind: "approval_required", ...(outcome.changeRequestId !== undefined ? { changeRequestId: outcome.changeRequestId } : {}) }
+      : outcome.enforcement === "blocked_by_dependents"
+        ? { kind: "dependants", dependants: outcome.dependents ?? [] }
+        : outcome.enforcement === "scope_missing"
+          ? { kind: "missing_scope", scope: "feature_flag:write" }
+          : { kind: "failed", error: outcome.detail ?? outcome.enforcement };
+  return {
+    dedupKey: `enforcement:${outcome.key}:${outcome.enforcement}:${killedAt}`,
+    kind: "enforcement",
+    key: outcome.key,
+    slack: enforcementSlackMessage({ flagKey: outcome.key, refusal, posthogFlagUrl: flagUrl }),
+    event: {
+      kind: "enforcement",
+      key: outcome.key,
+      decision: outcome.enforcement,
+      reason: outcome.detail ?? outcome.enforcement,
+      posthogFlagUrl: flagUrl,
+      detail: {
+        ...(outcome.changeRequestId !== undefined ? { changeRequestId: outcome.changeRequestId } : {}),
+        ...(outcome.dependents !== undefined ? { dependents: outcome.dependents } : {}),
+      },
+    },
+  };
 }
 
 async function stateOf(ctx: MutationCtx, key: string) {

@@ -222,6 +222,12 @@ export const disableFlagInMutation = mutation({
   handler: async (ctx, args) => await posthog.disableFlag(ctx, args),
 });
 
+/** The governance alert outbox. */
+export const alertOutbox = query({
+  args: {},
+  handler: async (ctx) => await posthog.alerts(ctx),
+});
+
 export const killedFlags = query({
   args: {},
   handler: async (ctx) => (await posthog.status(ctx)).killedFlags,
