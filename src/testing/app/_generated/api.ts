@@ -10,6 +10,7 @@
 
 import type * as compat from "../compat.js";
 import type * as events from "../events.js";
+import type * as flagSync from "../flagSync.js";
 import type * as flags from "../flags.js";
 import type * as hooks from "../hooks.js";
 import type * as http from "../http.js";
@@ -28,6 +29,7 @@ import { anyApi, componentsGeneric } from "convex/server";
 const fullApi: ApiFromModules<{
   compat: typeof compat;
   events: typeof events;
+  flagSync: typeof flagSync;
   flags: typeof flags;
   hooks: typeof hooks;
   http: typeof http;
