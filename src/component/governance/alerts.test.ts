@@ -21,7 +21,7 @@ const modules = {
 const initComponent = () => convexTest({ schema: componentSchema, modules, transactionLimits: true });
 type T = ReturnType<typeof initComponent>;
 
-const FAST = { requestTimeoutMs: 500, retryInitialDelayMs: 20, retryMaxDelayMs: 200 };
+const FAST = { requestTimeoutMs: 5000, retryInitialDelayMs: 20, retryMaxDelayMs: 200 };
 const slackSettings = (): AlertSettings => ({ slackWebhookUrl: `${server.url}/_local/slack/alerts`, delivery: FAST });
 
 const slack = guardianSlackMessage({
