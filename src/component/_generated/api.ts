@@ -18,7 +18,9 @@ import type * as governance_alertValidators from "../governance/alertValidators.
 import type * as governance_alerts from "../governance/alerts.js";
 import type * as governance_enforcement from "../governance/enforcement.js";
 import type * as governance_records from "../governance/records.js";
+import type * as governance_report from "../governance/report.js";
 import type * as governance_rest from "../governance/rest.js";
+import type * as governance_sync from "../governance/sync.js";
 import type * as governance_tables from "../governance/tables.js";
 import type * as governance_tallies from "../governance/tallies.js";
 import type * as killList from "../killList.js";
@@ -44,7 +46,9 @@ const fullApi: ApiFromModules<{
   "governance/alerts": typeof governance_alerts;
   "governance/enforcement": typeof governance_enforcement;
   "governance/records": typeof governance_records;
+  "governance/report": typeof governance_report;
   "governance/rest": typeof governance_rest;
+  "governance/sync": typeof governance_sync;
   "governance/tables": typeof governance_tables;
   "governance/tallies": typeof governance_tallies;
   killList: typeof killList;

@@ -85,6 +85,8 @@ describe("enforceKill", () => {
     expect(first.detail).toContain("approval_required");
     const state = await stateOf(t, "checkout");
     expect(state).toMatchObject({ enforcement: "approval_requested", changeRequestId, killedAt: expect.any(Number) });
+    // The governance report shows it.
+    expect((await t.query(api.governance.report.get, {})).guardian).toMatchObject([{ key: "checkout", enforcement: "approval_requested", changeRequestId }]);
     expect(JSON.parse(await t.query(api.flags.evaluate, { context: "{}", keys: ["checkout"] }))).toEqual({ state: "not_loaded", killed: ["checkout"] });
 
     // The next run enforces again: PostHog says a change request is pending; the first kill's time stays.

@@ -11,6 +11,7 @@
 import type * as alerts from "../alerts.js";
 import type * as compat from "../compat.js";
 import type * as events from "../events.js";
+import type * as flagSync from "../flagSync.js";
 import type * as flags from "../flags.js";
 import type * as hooks from "../hooks.js";
 import type * as http from "../http.js";
@@ -31,6 +32,7 @@ const fullApi: ApiFromModules<{
   alerts: typeof alerts;
   compat: typeof compat;
   events: typeof events;
+  flagSync: typeof flagSync;
   flags: typeof flags;
   hooks: typeof hooks;
   http: typeof http;
