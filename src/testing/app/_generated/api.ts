@@ -8,6 +8,7 @@
  * @module
  */
 
+import type * as alerts from "../alerts.js";
 import type * as compat from "../compat.js";
 import type * as events from "../events.js";
 import type * as flagSync from "../flagSync.js";
@@ -17,6 +18,7 @@ import type * as http from "../http.js";
 import type * as parity from "../parity.js";
 import type * as posthogApi from "../posthogApi.js";
 import type * as realConvex from "../realConvex.js";
+import type * as tallies from "../tallies.js";
 import type * as typed from "../typed.js";
 
 import type {
@@ -27,6 +29,7 @@ import type {
 import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
+  alerts: typeof alerts;
   compat: typeof compat;
   events: typeof events;
   flagSync: typeof flagSync;
@@ -36,6 +39,7 @@ const fullApi: ApiFromModules<{
   parity: typeof parity;
   posthogApi: typeof posthogApi;
   realConvex: typeof realConvex;
+  tallies: typeof tallies;
   typed: typeof typed;
 }> = anyApi as any;
 
