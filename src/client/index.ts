@@ -6,9 +6,9 @@
 //   remoteFlags.ts  flag reads from PostHog's /flags endpoint (actions)
 //   exposures.ts    the `$feature_flag_called` events flag reads record
 //   admin.ts        flush, status, dead letters, flag definitions refresh, the local kill switch
-//   alerts.ts       where governance alerts go (the runners' settings), the alert outbox
 //   flagSync.ts     runFlagSync: the registry synced to PostHog (governance)
 //   governanceReport.ts  flagGovernance: the reactive governance report
+//   alerts.ts       where governance alerts go (the runners' settings), the alert outbox
 import type { ComponentApi } from "../component/_generated/component.js";
 import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult } from "../component/validators.js";
 import { PostHogInputError, type PostHogMessage } from "../core/messages.js";
