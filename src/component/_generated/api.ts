@@ -15,6 +15,7 @@ import type * as events from "../events.js";
 import type * as exposures from "../exposures.js";
 import type * as flags from "../flags.js";
 import type * as governance_records from "../governance/records.js";
+import type * as governance_releases from "../governance/releases.js";
 import type * as governance_rest from "../governance/rest.js";
 import type * as governance_tables from "../governance/tables.js";
 import type * as killSwitch from "../killSwitch.js";
@@ -36,6 +37,7 @@ const fullApi: ApiFromModules<{
   exposures: typeof exposures;
   flags: typeof flags;
   "governance/records": typeof governance_records;
+  "governance/releases": typeof governance_releases;
   "governance/rest": typeof governance_rest;
   "governance/tables": typeof governance_tables;
   killSwitch: typeof killSwitch;
