@@ -6,6 +6,7 @@
 //   remoteFlags.ts  flag reads from PostHog's /flags endpoint (actions)
 //   exposures.ts    the `$feature_flag_called` events flag reads record
 //   admin.ts        flush, status, dead letters, flag definitions refresh, the local kill switch
+//   releaseTracker.ts  runReleaseTracker (flag governance)
 import type { ComponentApi } from "../component/_generated/component.js";
 import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult } from "../component/validators.js";
 import { PostHogInputError, type PostHogMessage } from "../core/messages.js";
@@ -18,6 +19,8 @@ import type { KilledFlag, Status } from "./admin.js";
 import * as events from "./events.js";
 import * as exposures from "./exposures.js";
 import * as localFlags from "./localFlags.js";
+import * as releaseTracker from "./releaseTracker.js";
+import type { ReleaseTrackerOptions, ReleaseTrackerResult } from "./releaseTracker.js";
 import * as remoteFlags from "./remoteFlags.js";
 import { FeatureFlagEvaluations } from "./snapshot.js";
 import type {
@@ -73,6 +76,15 @@ export type {
 export { defineEvents } from "../core/eventTaxonomy.js";
 export type { DollarProperties, EventDefinition, EventProperties, EventTaxonomy, TypedEvent } from "../core/eventTaxonomy.js";
 export type { RegistryStatus } from "./contracts.js";
+export type {
+  GovernanceDigest,
+  PostHogFlag,
+  ReleaseRule,
+  ReleaseTrackerCallbacks,
+  ReleaseTrackerFinding,
+  ReleaseTrackerOptions,
+  ReleaseTrackerResult,
+} from "./releaseTracker.js";
 export type { BrowserApi, BrowserApiCore, BrowserFlagReason, BrowserFlagResult, BrowserFlags, BrowserIdentity, ExposeApiOptions } from "./browserApi.js";
 export type {
   CaptureArgsOf,
@@ -346,6 +358,18 @@ export class PostHog<Flags extends FlagsOption = undefined, Events extends Event
    */
   exposeApi<const K extends FlagKeyOf<Flags> = FlagKeyOf<Flags>>(options: ExposeApiOptions<K> = {}): BrowserApi<Flags, Events, K> {
     return browserApi.exposeApi<Flags, Events, K>(this.#config, options);
+  }
+
+  // --- flag governance (actions, from the app's cron) ---
+
+  /**
+   * posthog-flag-toolkit's release tracker: flags now released to everyone, ended experiments
+   * with their conclusion, stale, overdue and unused flags, orphans and naming violations, and
+   * a digest of what is new. Reads PostHog only; remembers in the component's tables, not in
+   * PostHog tags. Needs the `flags` registry, the project id and the admin key.
+   */
+  async runReleaseTracker(ctx: RunActionCtx, opts: ReleaseTrackerOptions = {}): Promise<ReleaseTrackerResult> {
+    return await releaseTracker.runReleaseTracker(this.#config, ctx, opts);
   }
 
   // --- configuration ---

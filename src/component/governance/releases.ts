@@ -11,12 +11,13 @@ import type { Doc } from "../_generated/dataModel.js";
 import { action, internalMutation, type ActionCtx } from "../_generated/server.js";
 import { concludedExperiment, type ConcludedExperiment } from "../../core/governance/experiments.js";
 import type { PostHogExperiment, PostHogFlag } from "../../core/governance/posthogRest.js";
-import { daysSince, isReleasedToEveryone, isStale, overdueSunset, releasedValue } from "../../core/governance/release.js";
+import { checkDays, daysSince, isReleasedToEveryone, isStale, overdueSunset, releasedValue } from "../../core/governance/release.js";
 import { buildDigest, type GovernanceDigest, type ReleaseFinding } from "../../core/governance/releaseDigest.js";
-import { PostHogInputError } from "../../core/json.js";
 import { describeFailure, listAllFlags, listExperiments, vAdminTarget, type AdminTarget } from "./rest.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** The default of every day count: stale after, renotify every, unused after. */
+const DEFAULT_DAYS = 30;
 /** Lifecycles meant to stay on for good (kill switches, plan tiers): never stale. */
 const LONG_LIVED_LIFECYCLES = new Set(["ops", "tier"]);
 /** What this tool reports as findings; a complete run resolves those it no longer sees. */
@@ -93,9 +94,9 @@ export const run = action({
   handler: async (ctx, args): Promise<ReleaseTrackerRun> => {
     const options = {
       rule: args.releaseRule ?? "constant_for_everyone",
-      staleAfterDays: days("staleThresholdDays", args.staleThresholdDays, 30),
-      renotifyEveryDays: days("renotifyEveryDays", args.renotifyEveryDays, 30),
-      unusedAfterDays: days("unusedAfterDays", args.unusedAfterDays, 30),
+      staleAfterDays: checkDays("staleThresholdDays", args.staleThresholdDays, DEFAULT_DAYS),
+      renotifyEveryDays: checkDays("renotifyEveryDays", args.renotifyEveryDays, DEFAULT_DAYS),
+      unusedAfterDays: checkDays("unusedAfterDays", args.unusedAfterDays, DEFAULT_DAYS),
       dryRun: args.dryRun ?? false,
     };
     const runId = await ctx.runMutation(internal.governance.records.startRun, { tool: "releases", dryRun: options.dryRun });
@@ -405,13 +406,6 @@ export const settle = internalMutation({
     return { digest: buildDigest(news), findings };
   },
 });
-
-/** A day count option: a finite number ≥ 0, else a PostHogInputError naming it. */
-function days(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0) throw new PostHogInputError(name, `must be a number of days ≥ 0, got ${value}`);
-  return value;
-}
 
 function withoutUndefined<T extends object>(fields: T): T {
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as T;
