@@ -134,7 +134,8 @@ async function track(
   const findings: Finding[] = [];
   if (!experimentsAnswer.ok) {
     // Without experiment:read there is nothing to learn about experiments; say so instead of "none ended".
-    findings.push({ kind: "experiments_unavailable", key: "", detail: JSON.stringify({ error: describeFailure(experimentsAnswer.failure) }) });
+    const detail = JSON.stringify({ error: describeFailure(experimentsAnswer.failure) });
+    findings.push({ kind: "experiments_unavailable", key: "", detail });
   }
   const experiments = experimentsAnswer.ok ? experimentsAnswer.data : [];
 
@@ -154,7 +155,8 @@ async function track(
   }
 
   const digest = settled.digest;
-  const named = new Set([...findings.map((finding) => finding.key), ...Object.values(digest).flatMap((list: { key: string }[]) => list.map((item) => item.key))]);
+  const digestKeys = Object.values(digest).flatMap((list: { key: string }[]) => list.map((item) => item.key));
+  const named = new Set([...findings.map((finding) => finding.key), ...digestKeys]);
   return {
     flags_checked: flags.length,
     experiments_checked: experiments.length,
@@ -170,6 +172,8 @@ async function track(
   };
 }
 
+type SettleCandidates = Omit<Infer<typeof vSettleArgs>, "now" | "dryRun" | "staleAfterDays" | "renotifyEveryDays" | "unusedAfterDays">;
+
 /** What PostHog's answers say, before looking at what the tracker remembers. Pure. */
 function planRun(
   flags: PostHogFlag[],
@@ -178,7 +182,7 @@ function planRun(
   naming: { pattern: string; exemptTag: string },
   options: TrackOptions,
   now: number,
-): { candidates: Omit<Infer<typeof vSettleArgs>, "now" | "dryRun" | "staleAfterDays" | "renotifyEveryDays" | "unusedAfterDays">; findings: Finding[] } {
+): { candidates: SettleCandidates; findings: Finding[] } {
   const namingRegex = new RegExp(naming.pattern);
   const registered = new Map(registry.map((definition) => [definition.key, definition]));
   const flagsByKey = new Map(flags.map((flag) => [flag.key, flag]));
@@ -188,7 +192,8 @@ function planRun(
   for (const flag of flags) {
     if (!isReleasedToEveryone(flag, options.rule)) continue;
     const value = releasedValue(flag);
-    releases.push({ key: flag.key, name: nameOf(flag), posthogId: flag.id, type: "flag", ...(value !== undefined ? { value: JSON.stringify(value) } : {}) });
+    const valueField = value !== undefined ? { value: JSON.stringify(value) } : {};
+    releases.push({ key: flag.key, name: nameOf(flag), posthogId: flag.id, type: "flag", ...valueField });
   }
 
   const concluded: Infer<typeof vConcludedCandidate>[] = [];
@@ -361,7 +366,8 @@ export const settle = internalMutation({
     }
 
     for (const sunset of args.overdue) {
-      findings.push({ kind: "overdue_sunset", key: sunset.key, detail: withOwner(sunset.key, { sunsetTarget: sunset.sunsetTarget, daysOverdue: sunset.daysOverdue }) });
+      const { sunsetTarget, daysOverdue } = sunset;
+      findings.push({ kind: "overdue_sunset", key: sunset.key, detail: withOwner(sunset.key, { sunsetTarget, daysOverdue }) });
       if (!due(rows.get(sunset.key)?.lastSunsetNoticeAt)) continue;
       news.push({ kind: "overdue_sunset", ...sunset });
       change(sunset.key, { lastSunsetNoticeAt: now });
