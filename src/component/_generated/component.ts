@@ -174,6 +174,42 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
       >;
     };
     governance: {
+      alerts: {
+        configure: FunctionReference<
+          "mutation",
+          "internal",
+          {
+            delivery?: {
+              maxAttempts?: number;
+              requestTimeoutMs?: number;
+              retryInitialDelayMs?: number;
+              retryMaxDelayMs?: number;
+            };
+            onAlert?: { handle: string; type: "mutation" | "action" };
+            slackWebhookUrl?: string;
+          },
+          boolean,
+          Name
+        >;
+        list: FunctionReference<
+          "query",
+          "internal",
+          { limit?: number; status?: "pending" | "sent" | "dead" },
+          Array<{
+            attempts: number;
+            createdAt: number;
+            dedupKey: string;
+            destination: "slack" | "callback";
+            key?: string;
+            kind: string;
+            lastError?: string;
+            nextAttemptAt?: number;
+            sentAt?: number;
+            status: "pending" | "sent" | "dead";
+          }>,
+          Name
+        >;
+      };
       releases: {
         run: FunctionReference<
           "action",
@@ -242,6 +278,33 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
             orphans: number;
             stale_flags_notified: number;
           },
+          Name
+        >;
+      };
+      tallies: {
+        usage: FunctionReference<
+          "query",
+          "internal",
+          { keys: Array<string> },
+          Array<{ key: string; lastExposureAt: number | null }>,
+          Name
+        >;
+        windowMetrics: FunctionReference<
+          "query",
+          "internal",
+          { from: number; keys: Array<string>; to: number },
+          Array<{
+            key: string;
+            variants: Array<{
+              events: number;
+              exceptions: number;
+              successTotal: number;
+              successes: number;
+              uniqueUsers: number;
+              usersCapped: boolean;
+              variant: string;
+            }>;
+          }>,
           Name
         >;
       };

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type * as alerts from "../alerts.js";
 import type * as compat from "../compat.js";
 import type * as events from "../events.js";
 import type * as flags from "../flags.js";
@@ -17,6 +18,7 @@ import type * as parity from "../parity.js";
 import type * as posthogApi from "../posthogApi.js";
 import type * as realConvex from "../realConvex.js";
 import type * as releases from "../releases.js";
+import type * as tallies from "../tallies.js";
 import type * as typed from "../typed.js";
 
 import type {
@@ -27,6 +29,7 @@ import type {
 import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
+  alerts: typeof alerts;
   compat: typeof compat;
   events: typeof events;
   flags: typeof flags;
@@ -36,6 +39,7 @@ const fullApi: ApiFromModules<{
   posthogApi: typeof posthogApi;
   realConvex: typeof realConvex;
   releases: typeof releases;
+  tallies: typeof tallies;
   typed: typeof typed;
 }> = anyApi as any;
 
