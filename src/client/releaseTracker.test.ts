@@ -2,8 +2,10 @@
 // reach the component, the toolkit's callbacks run with PostHog's flags, bad input is refused
 // before anything is asked of PostHog.
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { api } from "../testing/app/_generated/api.js";
-import { initTestApp, useLocalPostHog } from "../testing/setup.js";
+import { digestSlackMessage } from "../core/governance/slack.js";
+import { api, components } from "../testing/app/_generated/api.js";
+import { initTestApp, useLocalPostHog, waitFor } from "../testing/setup.js";
+import { PostHog } from "./index.js";
 
 const server = useLocalPostHog({ POSTHOG_PROJECT_ID: "7", POSTHOG_ADMIN_API_KEY: "phx_admin" });
 const DAY = 24 * 60 * 60 * 1000;
@@ -65,6 +67,42 @@ describe("runReleaseTracker", () => {
     expect(dry.calls.filter((call) => call[0] === "onNewRelease")).toHaveLength(1);
     const real = await t.action(api.releases.track, {});
     expect(real.result.new_flag_releases).toBe(1);
+  });
+
+  test("the digest reaches Slack through the alert outbox in the digest layout, once a day; a dry run queues none", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const start = Date.UTC(2026, 11, 1, 8);
+    vi.setSystemTime(start);
+    vi.stubEnv("POSTHOG_ALERTS_SLACK_WEBHOOK", `${server.url}/_local/slack/flags`);
+    server.seedFlags("7", [{ key: "release_ui_done", filters: everyone(100) }]);
+    const t = initTestApp();
+    const outbox = () => t.run(async (ctx) => await new PostHog(components.posthog).alerts(ctx));
+
+    await t.action(api.releases.track, { dryRun: true });
+    expect(await outbox()).toEqual([]);
+
+    const first = await t.action(api.releases.track, {});
+    await waitFor("the digest in Slack", () => server.slackMessages("flags").length === 1);
+    expect(server.slackMessages("flags").map((message) => message.body)).toEqual([JSON.parse(JSON.stringify(digestSlackMessage(first.result.digest)))]);
+    expect(await outbox()).toEqual([expect.objectContaining({ dedupKey: "digest:2026-12-01", destination: "slack", kind: "digest" })]);
+
+    // More news the same day: remembered, but no second digest that day.
+    server.seedFlags("7", [{ key: "release_ui_more", filters: everyone(100) }]);
+    const sameDay = await t.action(api.releases.track, {});
+    expect(sameDay.result.new_flag_releases).toBe(1);
+    expect((await outbox()).map((alert) => alert.dedupKey)).toEqual(["digest:2026-12-01"]);
+
+    // The next day's news gets the next day's digest; a day without news sends none.
+    vi.setSystemTime(start + DAY);
+    server.seedFlags("7", [{ key: "release_ui_third", filters: everyone(100) }]);
+    const nextDay = await t.action(api.releases.track, {});
+    await waitFor("the second digest", () => server.slackMessages("flags").length === 2);
+    expect(server.slackMessages("flags")[1]!.body).toEqual(JSON.parse(JSON.stringify(digestSlackMessage(nextDay.result.digest))));
+    expect(nextDay.result.digest.newFlagReleases.map((release) => release.key)).toEqual(["release_ui_third"]);
+    vi.setSystemTime(start + 2 * DAY);
+    await t.action(api.releases.track, {});
+    expect((await outbox()).map((alert) => alert.dedupKey).sort()).toEqual(["digest:2026-12-01", "digest:2026-12-02"]);
+    await t.finishInProgressScheduledFunctions();
   });
 
   test.each([

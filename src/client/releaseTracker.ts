@@ -1,10 +1,11 @@
-// runReleaseTracker, from the app's cron: the component reads PostHog (GET only) and keeps the
-// tracker's memory in its tables; posthog-flag-toolkit's callbacks then run here, in the app's
-// action, with PostHog's flags as the toolkit passed them.
+// runReleaseTracker, from the app's cron: the component reads PostHog (GET only), keeps the
+// tracker's memory in its tables and queues the digest for the `alerts` destinations;
+// posthog-flag-toolkit's callbacks then run here, in the app's action, with PostHog's flags.
 import type { PostHogFlag } from "../core/governance/posthogRest.js";
 import { checkDays, type ReleaseRule } from "../core/governance/release.js";
 import { digestHasNews, type GovernanceDigest } from "../core/governance/releaseDigest.js";
 import { PostHogInputError } from "../core/messages.js";
+import { alertSettings } from "./alerts.js";
 import type { ClientConfig } from "./config.js";
 import type { RunActionCtx } from "./types.js";
 
@@ -82,6 +83,7 @@ export async function runReleaseTracker(config: ClientConfig, ctx: RunActionCtx,
     ...(opts.renotifyEveryDays !== undefined ? { renotifyEveryDays: opts.renotifyEveryDays } : {}),
     ...(opts.unusedAfterDays !== undefined ? { unusedAfterDays: opts.unusedAfterDays } : {}),
     ...(opts.dryRun !== undefined ? { dryRun: opts.dryRun } : {}),
+    alerts: await alertSettings(config),
   });
   const { flags: flagsJson, findings, ...result } = run;
   const tracked: ReleaseTrackerResult = {

@@ -221,6 +221,16 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
               environmentId: string;
               projectId: string;
             };
+            alerts?: {
+              delivery?: {
+                maxAttempts?: number;
+                requestTimeoutMs?: number;
+                retryInitialDelayMs?: number;
+                retryMaxDelayMs?: number;
+              };
+              onAlert?: { handle: string; type: "mutation" | "action" };
+              slackWebhookUrl?: string;
+            };
             dryRun?: boolean;
             naming: { exemptTag: string; pattern: string };
             registry: Array<{

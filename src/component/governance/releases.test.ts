@@ -212,6 +212,8 @@ describe("stale, overdue and unused flags", () => {
     const registry = [entry("release_ui_quiet"), entry("release_ui_busy"), entry("release_ui_off")];
     const t = initComponent();
     expect((await run(t, { registry })).digest.unusedFlags).toEqual([]); // watching starts now
+    // The run switched the sender's exposure tracking (flagUsage) on.
+    expect((await t.run(async (ctx) => await ctx.db.query("guardianWatch").first()))?.usage).toBe(true);
     vi.setSystemTime(start + 31 * DAY);
     await t.run(async (ctx) => {
       await ctx.db.insert("flagUsage", { key: "release_ui_busy", lastExposureAt: start + 20 * DAY });
@@ -256,6 +258,7 @@ describe("orphans, naming, dry runs and run records", () => {
     expect(dry).toMatchObject({ dryRun: true, new_flag_releases: 1, orphans: 2 });
     expect(await lifecycle(t)).toEqual([]);
     expect(await t.run(async (ctx) => await ctx.db.query("governanceFindings").collect())).toEqual([]);
+    expect(await t.run(async (ctx) => await ctx.db.query("guardianWatch").first())).toBeNull();
     const real = await run(t);
     expect(real).toMatchObject({ dryRun: false, new_flag_releases: 1 });
     const runs = await t.run(async (ctx) => await ctx.db.query("governanceRuns").collect());

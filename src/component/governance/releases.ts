@@ -3,17 +3,21 @@
 // and a digest of what is new. Its memory is the flagLifecycle table, never PostHog tags (a paid
 // feature that silently disappears without the licence): this action only reads PostHog.
 //
-// One mutation (`settle`) decides what is new and records it in the same transaction, so a run
-// that crashes after it reports nothing twice, and one that crashes before it recorded nothing.
+// One mutation (`settle`) decides what is new, records it and queues the digest alert in the
+// same transaction, so a run that crashes after it reports nothing twice, and one that crashes
+// before it recorded nothing.
 import { v, type Infer } from "convex/values";
-import { internal } from "../_generated/api.js";
+import { api, internal } from "../_generated/api.js";
 import type { Doc } from "../_generated/dataModel.js";
 import { action, internalMutation, type ActionCtx } from "../_generated/server.js";
 import { concludedExperiment, type ConcludedExperiment } from "../../core/governance/experiments.js";
 import type { PostHogExperiment, PostHogFlag } from "../../core/governance/posthogRest.js";
 import { checkDays, daysSince, isReleasedToEveryone, isStale, overdueSunset, releasedValue } from "../../core/governance/release.js";
-import { buildDigest, type GovernanceDigest, type ReleaseFinding } from "../../core/governance/releaseDigest.js";
+import { buildDigest, digestHasNews, type GovernanceDigest, type ReleaseFinding } from "../../core/governance/releaseDigest.js";
+import { digestSlackMessage } from "../../core/governance/slack.js";
+import { configureAlerts, queueAlerts } from "./alerts.js";
 import { describeFailure, listAllFlags, listExperiments, vAdminTarget, type AdminTarget } from "./rest.js";
+import { vAlertSettings } from "./tables.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** The default of every day count: stale after, renotify every, unused after. */
@@ -89,6 +93,8 @@ export const run = action({
     renotifyEveryDays: v.optional(v.number()),
     unusedAfterDays: v.optional(v.number()),
     dryRun: v.optional(v.boolean()),
+    /** Where the digest goes (the client's `alerts` option); stored when it changed. */
+    alerts: v.optional(vAlertSettings),
   },
   returns: vReleaseTrackerRun,
   handler: async (ctx, args): Promise<ReleaseTrackerRun> => {
@@ -101,7 +107,7 @@ export const run = action({
     };
     const runId = await ctx.runMutation(internal.governance.records.startRun, { tool: "releases", dryRun: options.dryRun });
     try {
-      const outcome = await track(ctx, args.admin, args.registry, args.naming, options);
+      const outcome = await track(ctx, args.admin, args.registry, args.naming, options, args.alerts);
       const { digest: _digest, findings: _findings, flags: _flags, ...counts } = outcome;
       await ctx.runMutation(internal.governance.records.finishRun, { runId, status: "ok", result: JSON.stringify(counts) });
       return outcome;
@@ -126,6 +132,7 @@ async function track(
   registry: Infer<typeof vTrackedFlag>[],
   naming: { pattern: string; exemptTag: string },
   options: TrackOptions,
+  alerts: Infer<typeof vAlertSettings> | undefined,
 ): Promise<ReleaseTrackerRun> {
   const listed = await listAllFlags(admin);
   if (!listed.ok) throw new Error(`release tracker: listing PostHog's flags failed: ${describeFailure(listed.failure)}`);
@@ -139,11 +146,16 @@ async function track(
   }
   const experiments = experimentsAnswer.ok ? experimentsAnswer.data : [];
 
+  // The sender records exposures into flagUsage only while a release tracker asks for them.
+  if (!options.dryRun) await ctx.runMutation(internal.governance.tallies.trackUsage, { on: true });
+  const lastExposures = await ctx.runQuery(api.governance.tallies.usage, { keys: registry.map((definition) => definition.key) });
+
   const now = Date.now();
-  const plan = planRun(flags, experiments, registry, naming, options, now);
+  const plan = planRun(flags, experiments, registry, naming, options, now, lastExposures);
   const settled = await ctx.runMutation(internal.governance.releases.settle, {
     now,
     dryRun: options.dryRun,
+    ...(alerts !== undefined ? { alerts } : {}),
     staleAfterDays: options.staleAfterDays,
     renotifyEveryDays: options.renotifyEveryDays,
     unusedAfterDays: options.unusedAfterDays,
@@ -182,6 +194,7 @@ function planRun(
   naming: { pattern: string; exemptTag: string },
   options: TrackOptions,
   now: number,
+  lastExposures: { key: string; lastExposureAt: number | null }[],
 ): { candidates: SettleCandidates; findings: Finding[] } {
   const namingRegex = new RegExp(naming.pattern);
   const registered = new Map(registry.map((definition) => [definition.key, definition]));
@@ -230,9 +243,12 @@ function planRun(
     }));
 
   const overdue = registry.flatMap((definition) => overdueSunset(definition, now) ?? []);
+  const lastExposureOf = new Map(lastExposures.map((usage) => [usage.key, usage.lastExposureAt]));
   const usage = registry.flatMap((definition) => {
     const flag = flagsByKey.get(definition.key);
-    return flag !== undefined && flag.active ? [{ key: definition.key, createdAt: Date.parse(flag.created_at) }] : [];
+    if (flag === undefined || !flag.active) return [];
+    const lastExposureAt = lastExposureOf.get(definition.key) ?? undefined;
+    return [{ key: definition.key, createdAt: Date.parse(flag.created_at), ...(lastExposureAt !== undefined ? { lastExposureAt } : {}) }];
   });
 
   const findings: Finding[] = [];
@@ -284,6 +300,7 @@ const vConcludedCandidate = v.object({
 const vSettleArgs = v.object({
   now: v.number(),
   dryRun: v.boolean(),
+  alerts: v.optional(vAlertSettings),
   staleAfterDays: v.number(),
   renotifyEveryDays: v.number(),
   unusedAfterDays: v.number(),
@@ -296,7 +313,7 @@ const vSettleArgs = v.object({
   ),
   overdue: v.array(vOverdue),
   /** Registry flags active in PostHog, whose exposures the component should be seeing. */
-  usage: v.array(v.object({ key: v.string(), createdAt: v.number() })),
+  usage: v.array(v.object({ key: v.string(), createdAt: v.number(), lastExposureAt: v.optional(v.number()) })),
   orphans: v.array(v.string()),
   namingViolations: v.array(v.string()),
   /** Registry owners by key, JSON, for the findings' details. */
@@ -373,13 +390,11 @@ export const settle = internalMutation({
       change(sunset.key, { lastSunsetNoticeAt: now });
     }
 
-    const lastExposures = new Map((await ctx.db.query("flagUsage").collect()).map((usage) => [usage.key, usage.lastExposureAt]));
     const unusedAfterMs = args.unusedAfterDays * DAY_MS;
-    for (const { key, createdAt } of args.usage) {
+    for (const { key, createdAt, lastExposureAt } of args.usage) {
       const row = rows.get(key);
       const watchedSince = row?.usageWatchedSince ?? now;
       if (row?.usageWatchedSince === undefined) change(key, { usageWatchedSince: now });
-      const lastExposureAt = lastExposures.get(key);
       // Unused only after N days of watching a flag at least N days old, with no exposure in them.
       if (now - Math.max(watchedSince, createdAt, lastExposureAt ?? 0) < unusedAfterMs) continue;
       const unused = lastExposureAt !== undefined ? { key, lastExposureAt } : { key };
@@ -402,16 +417,33 @@ export const settle = internalMutation({
     const openViolations = await openOf("naming_violation");
     for (const key of args.namingViolations) if (!openViolations.has(key)) news.push({ kind: "naming_violation", key });
 
+    const digest = buildDigest(news);
     if (!dryRun) {
       for (const [key, fields] of changes) {
         const row = rows.get(key);
         if (row !== undefined) await ctx.db.patch(row._id, fields);
         else await ctx.db.insert("flagLifecycle", { key, ...withoutUndefined(fields) });
       }
+      // Queued with the state it reports, so a digest is neither lost nor sent twice.
+      if (args.alerts !== undefined) await configureAlerts(ctx, args.alerts);
+      if (digestHasNews(digest)) await queueAlerts(ctx, [digestAlert(digest, now)]);
     }
-    return { digest: buildDigest(news), findings };
+    return { digest, findings };
   },
 });
+
+/** One digest a day at most: the dedup key is the UTC date. */
+function digestAlert(digest: GovernanceDigest, now: number) {
+  const counts = Object.entries(digest)
+    .filter(([, list]: [string, unknown[]]) => list.length > 0)
+    .map(([name, list]: [string, unknown[]]) => `${name}: ${list.length}`);
+  return {
+    dedupKey: `digest:${new Date(now).toISOString().slice(0, 10)}`,
+    kind: "digest" as const,
+    slack: digestSlackMessage(digest),
+    event: { kind: "digest" as const, reason: `release tracker digest (${counts.join(", ")})`, detail: digest },
+  };
+}
 
 function withoutUndefined<T extends object>(fields: T): T {
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as T;
