@@ -17,6 +17,7 @@ import type * as flags from "../flags.js";
 import type * as governance_alertValidators from "../governance/alertValidators.js";
 import type * as governance_alerts from "../governance/alerts.js";
 import type * as governance_records from "../governance/records.js";
+import type * as governance_releases from "../governance/releases.js";
 import type * as governance_report from "../governance/report.js";
 import type * as governance_rest from "../governance/rest.js";
 import type * as governance_sync from "../governance/sync.js";
@@ -43,6 +44,7 @@ const fullApi: ApiFromModules<{
   "governance/alertValidators": typeof governance_alertValidators;
   "governance/alerts": typeof governance_alerts;
   "governance/records": typeof governance_records;
+  "governance/releases": typeof governance_releases;
   "governance/report": typeof governance_report;
   "governance/rest": typeof governance_rest;
   "governance/sync": typeof governance_sync;
