@@ -414,7 +414,9 @@ describe("flagGovernance: the report", () => {
     expect(after.lastRuns).toEqual({
       sync: { startedAt: expect.any(Number), finishedAt: expect.any(Number), status: "ok", dryRun: false, result: expect.objectContaining({ created: 4, orphan_keys: ["Bad-Key"] }) },
     });
-    expect(after.lastRuns.sync.result).toMatchObject({ ...result, findings: expect.any(Array) });
+    const { findings, ...counts } = result;
+    expect(after.lastRuns.sync.result).toEqual(counts);
+    expect(findings).toHaveLength(2);
     expect(after.findings.map((f: Json) => [f.kind, f.key]).sort()).toEqual([
       ["naming_violation", "Bad-Key"],
       ["orphan", "Bad-Key"],

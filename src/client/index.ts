@@ -6,9 +6,10 @@
 //   remoteFlags.ts  flag reads from PostHog's /flags endpoint (actions)
 //   exposures.ts    the `$feature_flag_called` events flag reads record
 //   admin.ts        flush, status, dead letters, flag definitions refresh, the kill switch
-//   alerts.ts       where governance alerts go (the runners' settings), the alert outbox
 //   flagSync.ts     runFlagSync: the registry synced to PostHog (governance)
 //   governanceReport.ts  flagGovernance: the reactive governance report
+//   alerts.ts       where governance alerts go (the runners' settings), the alert outbox
+//   releaseTracker.ts  runReleaseTracker (flag governance)
 import type { ComponentApi } from "../component/_generated/component.js";
 import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult } from "../component/validators.js";
 import { PostHogInputError, type PostHogMessage } from "../core/messages.js";
@@ -27,6 +28,8 @@ import type { FlagSyncOptions, FlagSyncResult } from "./flagSync.js";
 import * as governanceReport from "./governanceReport.js";
 import type { GovernanceReport } from "./governanceReport.js";
 import * as localFlags from "./localFlags.js";
+import * as releaseTracker from "./releaseTracker.js";
+import type { ReleaseTrackerOptions, ReleaseTrackerResult } from "./releaseTracker.js";
 import * as remoteFlags from "./remoteFlags.js";
 import { FeatureFlagEvaluations } from "./snapshot.js";
 import type {
@@ -87,6 +90,14 @@ export type { RegistryStatus } from "./contracts.js";
 export type { FlagSyncCallbacks, FlagSyncOptions, FlagSyncResult, GovernanceFinding } from "./flagSync.js";
 export type { GovernanceReport, GovernanceRun, GovernanceTool } from "./governanceReport.js";
 export type { PostHogFlag } from "../core/governance/posthogRest.js";
+export type {
+  GovernanceDigest,
+  ReleaseRule,
+  ReleaseTrackerCallbacks,
+  ReleaseTrackerFinding,
+  ReleaseTrackerOptions,
+  ReleaseTrackerResult,
+} from "./releaseTracker.js";
 export type { BrowserApi, BrowserApiCore, BrowserFlagReason, BrowserFlagResult, BrowserFlags, BrowserIdentity, ExposeApiOptions } from "./browserApi.js";
 export type {
   CaptureArgsOf,
@@ -401,6 +412,16 @@ export class PostHog<Flags extends FlagsOption = undefined, Events extends Event
   /** The governance report (reactive): open findings, lifecycle, guardian state, kills, last runs, alerts. */
   async flagGovernance(ctx: RunQueryCtx): Promise<GovernanceReport> {
     return await governanceReport.flagGovernance(this.#config, ctx);
+  }
+
+  /**
+   * posthog-flag-toolkit's release tracker: flags now released to everyone, ended experiments
+   * with their conclusion, stale, overdue and unused flags, orphans and naming violations, and
+   * a digest of what is new. Reads PostHog only; remembers in the component's tables, not in
+   * PostHog tags. Needs the `flags` registry, the project id and the admin key.
+   */
+  async runReleaseTracker(ctx: RunActionCtx, opts: ReleaseTrackerOptions = {}): Promise<ReleaseTrackerResult> {
+    return await releaseTracker.runReleaseTracker(this.#config, ctx, opts);
   }
 
   // --- configuration ---

@@ -18,6 +18,7 @@ import type * as governance_alertValidators from "../governance/alertValidators.
 import type * as governance_alerts from "../governance/alerts.js";
 import type * as governance_enforcement from "../governance/enforcement.js";
 import type * as governance_records from "../governance/records.js";
+import type * as governance_releases from "../governance/releases.js";
 import type * as governance_report from "../governance/report.js";
 import type * as governance_rest from "../governance/rest.js";
 import type * as governance_sync from "../governance/sync.js";
@@ -46,6 +47,7 @@ const fullApi: ApiFromModules<{
   "governance/alerts": typeof governance_alerts;
   "governance/enforcement": typeof governance_enforcement;
   "governance/records": typeof governance_records;
+  "governance/releases": typeof governance_releases;
   "governance/report": typeof governance_report;
   "governance/rest": typeof governance_rest;
   "governance/sync": typeof governance_sync;

@@ -269,6 +269,87 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           Name
         >;
       };
+      releases: {
+        run: FunctionReference<
+          "action",
+          "internal",
+          {
+            admin: {
+              apiKey: string;
+              appHost: string;
+              environmentId: string;
+              projectId: string;
+            };
+            alerts?: {
+              delivery?: {
+                maxAttempts?: number;
+                requestTimeoutMs?: number;
+                retryInitialDelayMs?: number;
+                retryMaxDelayMs?: number;
+              };
+              onAlert?: { handle: string; type: "mutation" | "action" };
+              slackWebhookUrl?: string;
+            };
+            dryRun?: boolean;
+            naming: { exemptTag: string; pattern: string };
+            registry: Array<{
+              description: string;
+              key: string;
+              owner: string;
+              sunsetTarget?: string;
+              tags?: Array<string>;
+            }>;
+            releaseRule?: "constant_for_everyone" | "toolkit";
+            renotifyEveryDays?: number;
+            staleThresholdDays?: number;
+            unusedAfterDays?: number;
+          },
+          {
+            digest: {
+              concludedExperiments: Array<{
+                conclusion: string | null;
+                key: string;
+                name: string;
+                rollout: "shipped" | "rolled_back" | "undecided";
+              }>;
+              namingViolations: Array<{ key: string }>;
+              newExperimentReleases: Array<{
+                key: string;
+                name: string;
+                type: "flag" | "experiment";
+              }>;
+              newFlagReleases: Array<{
+                key: string;
+                name: string;
+                type: "flag" | "experiment";
+              }>;
+              orphans: Array<{ key: string }>;
+              overdueSunsets: Array<{
+                daysOverdue: number;
+                key: string;
+                sunsetTarget: string;
+              }>;
+              staleFlags: Array<{
+                daysSinceRelease: number;
+                key: string;
+                name: string;
+              }>;
+              unusedFlags: Array<{ key: string; lastExposureAt?: number }>;
+            };
+            dryRun: boolean;
+            experiments_checked: number;
+            findings: Array<{ detail: string; key: string; kind: string }>;
+            flags: string;
+            flags_checked: number;
+            naming_violations: number;
+            new_experiment_releases: number;
+            new_flag_releases: number;
+            orphans: number;
+            stale_flags_notified: number;
+          },
+          Name
+        >;
+      };
       report: {
         get: FunctionReference<
           "query",
@@ -331,6 +412,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
               releaseKind?: "flag" | "experiment";
               releasedAt?: number;
               releasedValue?: string;
+              usageWatchedSince?: number;
             }>;
           },
           Name

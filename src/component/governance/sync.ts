@@ -70,7 +70,8 @@ export const run = action({
       await ctx.runMutation(internal.governance.records.finishRun, {
         runId,
         status: result.status,
-        result: JSON.stringify({ ...result, forCallbacks: undefined }),
+        // The findings have their own table; the flags are for this call's callbacks only.
+        result: JSON.stringify({ ...result, findings: undefined, forCallbacks: undefined }),
         ...(error !== undefined ? { error } : {}),
       });
       return result;

@@ -81,6 +81,8 @@ export const governanceTables = {
     lastStaleNoticeAt: v.optional(v.number()),
     lastSunsetNoticeAt: v.optional(v.number()),
     lastUnusedNoticeAt: v.optional(v.number()),
+    /** First run that watched the flag's usage: "no exposure for N days" needs N days of watching. */
+    usageWatchedSince: v.optional(v.number()),
   }).index("by_key", ["key"]),
 
   /**
