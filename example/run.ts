@@ -2,7 +2,7 @@
 // It starts the project's local PostHog-compatible server, runs the example's Convex
 // functions under convex-test (an in-memory Convex backend), and prints what "PostHog"
 // received.
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { convexTest } from "convex-test";
@@ -125,7 +125,59 @@ async function main() {
   const webhook = await hook("example-webhook-secret");
   const webhookResult = await webhook.json();
   console.log(`   /posthog/flags-changed with a wrong secret: HTTP ${wrongSecret.status}; with POSTHOG_WEBHOOK_SECRET: HTTP ${webhook.status} ${JSON.stringify(webhookResult)} (PostHog: nothing changed)`);
+
+  console.log("\n9. Flag governance against the local server's PostHog API: sync, then the guardian kills a regressing flag");
+  // PostHog's project 1 now holds the example's flags (as a person made them, two hours ago)
+  // and serves them to /flags/definitions; the governance crons use its REST API.
+  const definitionsFile = JSON.parse(readFileSync(path.join(here, "flag-definitions.json"), "utf8")) as {
+    flags: { key: string; active: boolean; filters: Record<string, unknown> }[];
+  };
+  const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000).toISOString();
+  const described = { release_checkout_fast_pay: "A faster card payment path, rolled out to half of the customers" } as Record<string, string>;
+  server.setProject("1", { token: "phc_example_project" });
+  server.seedFlags(
+    "1",
+    definitionsFile.flags.map(({ key, active, filters }) => ({ key, active, filters, name: described[key] ?? key, created_at: twoHoursAgo })),
+  );
+  process.env.POSTHOG_PROJECT_ID = "1";
+  process.env.POSTHOG_ADMIN_API_KEY = "phx_example_admin_key";
+  process.env.POSTHOG_ALERTS_SLACK_WEBHOOK = `${server.url}/_local/slack/flag-alerts`;
+  const sync = await t.action(internal.governance.syncFlags, {});
+  console.log(`   sync: ${sync.registry_size} registry flags, ${sync.posthog_size} in PostHog, created ${sync.created}, reconciled ${sync.reconciled} (${sync.reconciled_keys.join(", ")}), orphans ${sync.orphans}`);
+  await t.action(internal.flags.refreshFlagDefinitions, {});
+  const onFastPath: string[] = [];
+  let declined = 0;
+  for (let i = 0; i < 300; i++) {
+    const paid = await t.mutation(api.orders.payWithCard, { customerId: `shopper-${i}`, amount: 20, card: i % 5 === 0 ? "amex" : "visa" });
+    if (paid.fastPath) onFastPath.push(`shopper-${i}`);
+    if (!paid.paid) declined++;
+  }
+  await t.action(api.orders.flushAnalytics, {});
+  console.log(`   300 shoppers paid: ${onFastPath.length} on the fast path, ${declined} declined there with a $exception (Amex cards)`);
+  const shopper = onFastPath[0]!;
+  const beforeRun = await t.query(api.flags.fastPay, { customerId: shopper });
+  const guard = await t.action(internal.governance.guardFlags, {});
+  const fastPayOutcome = guard.outcomes.find((o: { flag_key: string }) => o.flag_key === "release_checkout_fast_pay");
+  console.log(`   guardian (the 1-minute cron): ${JSON.stringify(fastPayOutcome)}`);
+  const killedRead = await t.query(api.flags.fastPay, { customerId: shopper });
+  console.log(`   release_checkout_fast_pay for ${shopper}: before the run ${JSON.stringify(beforeRun)}, right after it ${JSON.stringify(killedRead)}`);
+  const patches = server.requests().filter((r) => r.method === "PATCH" && r.path.startsWith("/api/projects/1/feature_flags/"));
+  console.log(`   PATCH requests to PostHog: ${patches.map((r) => JSON.stringify(r.body)).join(", ")}`);
+  await waitForAlerts(() => server.slackMessages().length > 0);
+  const slack = server.slackMessages();
+  console.log(`   Slack alerts: ${slack.length} (${slack.map((m) => JSON.stringify(m.body).match(/\*FLAG AUTO-DISABLED\*|Regression detected[^*]*/)?.[0]).join(", ")})`);
+  const report = await t.query(api.governance.report, {});
+  const state = report.guardian.find((g: { key: string }) => g.key === "release_checkout_fast_pay");
+  console.log(`   governance report: ${JSON.stringify({ decision: state?.lastDecision, enforcement: state?.enforcement, killed: report.killedFlags.map((k: { key: string }) => k.key) })}`);
   await server.close();
+  const governanceOk =
+    sync.created === 0 &&
+    beforeRun.enabled &&
+    fastPayOutcome?.decision === "auto_disabled" &&
+    killedRead.enabled === false &&
+    killedRead.reason === "killed" &&
+    patches.some((r) => (r.body as { active?: boolean }).active === false) &&
+    slack.length >= 1;
   const flagsOk =
     us.reason === "evaluated_locally" &&
     fr.variant === false &&
@@ -136,9 +188,14 @@ async function main() {
     later.some((e) => e.event === "checkout failed" && e.properties["$feature/experiment_checkout_one_page"] !== undefined);
   const browserOk =
     browserFlags.featureFlags.experiment_checkout_one_page === us.variant && wrongSecret.status === 401 && webhook.status === 200 && webhookResult.result === "not_modified";
-  const ok = refused.status === 400 && events.length === 7 && status.pending === 0 && flagsOk && browserOk;
+  const ok = governanceOk && refused.status === 400 && events.length === 7 && status.pending === 0 && flagsOk && browserOk;
   console.log(ok ? "\nExample finished: every event arrived exactly once." : "\nExample FAILED: unexpected result.");
   process.exit(ok ? 0 : 1);
+}
+
+async function waitForAlerts(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 main().catch((error) => {

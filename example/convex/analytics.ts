@@ -20,6 +20,12 @@ export const flags = defineFlags({
       description: "Dark mode, rolled out to half of the users",
       owner: "@web-team",
     },
+    release_checkout_fast_pay: {
+      description: "A faster card payment path, rolled out to half of the customers",
+      owner: "@payments-team",
+      // The guardian watches its error rate, and may turn it off (the default is "monitor": alert only).
+      guardian: "enforce",
+    },
     experiment_onboarding_flow: {
       description: "Guided onboarding; keeps a user's variant across identities, so only PostHog can decide it",
       owner: "@growth-team",

@@ -27,6 +27,15 @@ export const checkoutExperience = query({
   },
 });
 
+/** Which payment path a customer gets; a killed flag answers false at once, with reason "killed". */
+export const fastPay = query({
+  args: { customerId: v.string() },
+  handler: async (ctx, { customerId }) => {
+    const result = await posthog.getFeatureFlagResult(ctx, { key: "release_checkout_fast_pay", distinctId: customerId });
+    return { enabled: result.value === true, reason: result.reason };
+  },
+});
+
 /** Every flag for the signed-in customer, e.g. to bootstrap a client. */
 export const allFlags = query({
   args: { customerId: v.string() },

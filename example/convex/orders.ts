@@ -45,6 +45,24 @@ export const chargeCard = action({
   },
 });
 
+/**
+ * A card payment. Half of the customers get the new fast path (release_checkout_fast_pay), which
+ * has a bug: it declines every Amex card. Both outcomes carry the flag's value
+ * (`sendFeatureFlags`), which is what lets the guardian compare the two groups' error rates.
+ */
+export const payWithCard = mutation({
+  args: { customerId: v.string(), amount: v.number(), card: v.union(v.literal("visa"), v.literal("amex")) },
+  handler: async (ctx, { customerId, amount, card }) => {
+    const fastPath = await posthog.isFeatureEnabled(ctx, { key: "release_checkout_fast_pay", distinctId: customerId });
+    if (fastPath === true && card === "amex") {
+      await posthog.captureException(ctx, { error: new Error("fast pay: unsupported card network"), distinctId: customerId, sendFeatureFlags: true });
+      return { paid: false, fastPath };
+    }
+    await posthog.capture(ctx, { distinctId: customerId, event: "order placed", properties: { item: "basket", amount }, sendFeatureFlags: true });
+    return { paid: true, fastPath };
+  },
+});
+
 /** Send what is queued now (deliveries also happen on their own within about a second). */
 export const flushAnalytics = action({
   args: {},
