@@ -5,6 +5,7 @@ import type { ComponentApi } from "../component/_generated/component.js";
 import type { DeliveryOptions } from "../component/validators.js";
 import { PostHogInputError } from "../core/messages.js";
 import { LIB_NAME, LIB_VERSION } from "../core/version.js";
+import type { AlertsOption } from "./alerts.js";
 import type { BeforeSendHook } from "./beforeSend.js";
 import { FlagOverrides } from "./overrides.js";
 import type { EventsOption, FlagsOption } from "./typed.js";
@@ -74,6 +75,8 @@ export interface PostHogOptions<Flags extends FlagsOption = undefined, Events ex
    * component's actions only: never stored, logged or scheduled.
    */
   adminApiKey?: string;
+  /** Where flag governance alerts go: a Slack webhook and/or the app's own function. */
+  alerts?: AlertsOption;
 }
 
 const NOT_CONFIGURED =
@@ -216,7 +219,7 @@ export class ClientConfig {
   }
 }
 
-function readEnv(name: string): string | undefined {
+export function readEnv(name: string): string | undefined {
   return typeof process === "undefined" ? undefined : process.env[name];
 }
 

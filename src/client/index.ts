@@ -6,12 +6,15 @@
 //   remoteFlags.ts  flag reads from PostHog's /flags endpoint (actions)
 //   exposures.ts    the `$feature_flag_called` events flag reads record
 //   admin.ts        flush, status, dead letters, flag definitions refresh, the local kill switch
+//   alerts.ts       where governance alerts go (the runners' settings), the alert outbox
 import type { ComponentApi } from "../component/_generated/component.js";
 import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult } from "../component/validators.js";
 import { PostHogInputError, type PostHogMessage } from "../core/messages.js";
 import type { FlagValue } from "../core/flags/index.js";
 import { ClientConfig, type PostHogOptions } from "./config.js";
 import * as admin from "./admin.js";
+import * as alerts from "./alerts.js";
+import type { AlertRow } from "../component/governance/alertValidators.js";
 import * as browserApi from "./browserApi.js";
 import type { BrowserApi, ExposeApiOptions } from "./browserApi.js";
 import type { KilledFlag, Status } from "./admin.js";
@@ -58,6 +61,8 @@ export { FeatureFlagEvaluations };
 export type FeatureFlagValue = FlagValue;
 export type { KilledFlag, Status };
 export { DEFAULT_HOST, type PostHogOptions } from "./config.js";
+export type { AlertsOption } from "./alerts.js";
+export { vAlertEvent, type AlertEvent, type AlertRow } from "../component/governance/alertValidators.js";
 export { normalizeError } from "./events.js";
 export { defineFlags, fromToolkitRegistry, buildNamingRegex, DEFAULT_LIFECYCLES, DEFAULT_NAMING_EXEMPT_TAG } from "../core/flagRegistry.js";
 export type {
@@ -212,6 +217,11 @@ export class PostHog<Flags extends FlagsOption = undefined, Events extends Event
   /** Undo disableFlagLocally: the flag evaluates from its definition again. Returns whether it was killed. */
   async clearKillSwitch(ctx: MutationOrActionCtx, args: { key: FlagKeyOf<Flags> }): Promise<boolean> {
     return await admin.clearKillSwitch(this.#config, ctx, args);
+  }
+
+  /** Governance alerts in the outbox, newest first: pending, sent (kept 30 days) and dead, with the last error. */
+  async alerts(ctx: RunQueryCtx, args: { status?: "pending" | "sent" | "dead"; limit?: number } = {}): Promise<AlertRow[]> {
+    return await alerts.listAlerts(this.#config, ctx, args);
   }
 
   /** posthog-node's (and @posthog/convex's) name for refreshFlagDefinitions. */

@@ -14,6 +14,8 @@ import type * as delivery from "../delivery.js";
 import type * as events from "../events.js";
 import type * as exposures from "../exposures.js";
 import type * as flags from "../flags.js";
+import type * as governance_alertValidators from "../governance/alertValidators.js";
+import type * as governance_alerts from "../governance/alerts.js";
 import type * as governance_records from "../governance/records.js";
 import type * as governance_rest from "../governance/rest.js";
 import type * as governance_tables from "../governance/tables.js";
@@ -35,6 +37,8 @@ const fullApi: ApiFromModules<{
   events: typeof events;
   exposures: typeof exposures;
   flags: typeof flags;
+  "governance/alertValidators": typeof governance_alertValidators;
+  "governance/alerts": typeof governance_alerts;
   "governance/records": typeof governance_records;
   "governance/rest": typeof governance_rest;
   "governance/tables": typeof governance_tables;

@@ -173,6 +173,44 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
         Name
       >;
     };
+    governance: {
+      alerts: {
+        configure: FunctionReference<
+          "mutation",
+          "internal",
+          {
+            delivery?: {
+              maxAttempts?: number;
+              requestTimeoutMs?: number;
+              retryInitialDelayMs?: number;
+              retryMaxDelayMs?: number;
+            };
+            onAlert?: { handle: string; type: "mutation" | "action" };
+            slackWebhookUrl?: string;
+          },
+          boolean,
+          Name
+        >;
+        list: FunctionReference<
+          "query",
+          "internal",
+          { limit?: number; status?: "pending" | "sent" | "dead" },
+          Array<{
+            attempts: number;
+            createdAt: number;
+            dedupKey: string;
+            destination: "slack" | "callback";
+            key?: string;
+            kind: string;
+            lastError?: string;
+            nextAttemptAt?: number;
+            sentAt?: number;
+            status: "pending" | "sent" | "dead";
+          }>,
+          Name
+        >;
+      };
+    };
     killSwitch: {
       clear: FunctionReference<
         "mutation",

@@ -8,6 +8,23 @@ import { v } from "convex/values";
 export const vGovernanceTool = v.union(v.literal("sync"), v.literal("releases"), v.literal("guardian"));
 export const vGuardianMode = v.union(v.literal("monitor"), v.literal("enforce"));
 
+/** Tuning of alert delivery; every field has a default (alerts.ts). */
+export const vAlertDelivery = v.object({
+  requestTimeoutMs: v.optional(v.number()),
+  retryInitialDelayMs: v.optional(v.number()),
+  retryMaxDelayMs: v.optional(v.number()),
+  /** Attempts before an alert is dead-lettered. */
+  maxAttempts: v.optional(v.number()),
+});
+
+/** Where alerts go: what each runner action passes, from the client's `alerts` option. */
+export const vAlertSettings = v.object({
+  slackWebhookUrl: v.optional(v.string()),
+  /** The app's function, as a handle from createFunctionHandle, called with each AlertEvent. */
+  onAlert: v.optional(v.object({ handle: v.string(), type: v.union(v.literal("mutation"), v.literal("action")) })),
+  delivery: v.optional(vAlertDelivery),
+});
+
 export const governanceTables = {
   /** One row per run of a tool, the last few kept: what the report shows as "last runs". */
   governanceRuns: defineTable({
@@ -154,19 +171,17 @@ export const governanceTables = {
     leaseId: v.optional(v.id("alertLeases")),
   })
     .index("by_dedup_destination", ["dedupKey", "destination"])
-    .index("by_status_due", ["status", "nextAttemptAt"]),
+    .index("by_status_due", ["status", "nextAttemptAt"])
+    .index("by_createdAt", ["createdAt"]),
 
   alertLeases: defineTable({
     expiresAt: v.number(),
     watchdog: v.id("_scheduled_functions"),
-  }),
+  }).index("by_expiresAt", ["expiresAt"]),
 
   /**
    * Singleton: where alerts go. The Slack webhook URL and the app's callback (a function
    * handle), written by the runs that pass them when they change. No PostHog key is stored.
    */
-  alertSettings: defineTable({
-    slackWebhookUrl: v.optional(v.string()),
-    onAlert: v.optional(v.string()),
-  }),
+  alertSettings: defineTable(vAlertSettings),
 };

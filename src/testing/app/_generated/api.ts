@@ -8,6 +8,7 @@
  * @module
  */
 
+import type * as alerts from "../alerts.js";
 import type * as compat from "../compat.js";
 import type * as events from "../events.js";
 import type * as flags from "../flags.js";
@@ -26,6 +27,7 @@ import type {
 import { anyApi, componentsGeneric } from "convex/server";
 
 const fullApi: ApiFromModules<{
+  alerts: typeof alerts;
   compat: typeof compat;
   events: typeof events;
   flags: typeof flags;
