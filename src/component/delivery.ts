@@ -15,6 +15,8 @@ import {
 } from "./_generated/server.js";
 import { postBatch } from "../core/batchTransport.js";
 import { forgetExpiredExposures } from "./exposures.js";
+import { Tallier } from "../core/governance/tally.js";
+import { forgetOldTallies, mergeTally, readTallyWatch, vTallyWatch, type TallyWatchConfig } from "./governance/tallies.js";
 import {
   deliverySettings,
   vDeliveryOptions,
@@ -82,6 +84,7 @@ export const kick = internalMutation({
     const now = Date.now();
     await forgetPast(ctx, now);
     await forgetExpiredExposures(ctx, now);
+    await forgetOldTallies(ctx, now);
     await adoptUnmarkedEvents(ctx, now, options);
     for (const retrying of [true, false]) {
       const due = await ctx.db
@@ -157,11 +160,14 @@ const vClaim = v.object({
   host: v.string(),
   apiKey: v.string(),
   events: v.array(v.object({ id: v.id("events"), message: v.string() })),
+  /** What to tally of the events delivered, when the guardian or the usage signal asks. */
+  watch: v.optional(vTallyWatch),
 });
 type Claim = {
   host: string;
   apiKey: string;
   events: Array<{ id: Id<"events">; message: string }>;
+  watch?: TallyWatchConfig;
 };
 
 const vBatchResult = v.object({
@@ -204,7 +210,7 @@ async function sendUnderLease(
     });
     if (claim === null) break;
     const results = await sendSplittingOnTooLarge(claim, claim.events, settings.requestTimeoutMs);
-    await ctx.runMutation(internal.delivery.completeBatch, { leaseId, options, results });
+    await ctx.runMutation(internal.delivery.completeBatch, { leaseId, options, results, watch: claim.watch });
     for (const result of results) {
       if (result.outcome === "delivered") totals.delivered += result.ids.length;
       else if (result.outcome === "retry") totals.retrying += result.ids.length;
@@ -314,17 +320,28 @@ export const claimBatch = internalMutation({
       const body = await ctx.db.get(e.body);
       events.push({ id: e._id, message: body!.message });
     }
-    return { host: first.host, apiKey: first.apiKey, events };
+    const watch = await readTallyWatch(ctx);
+    return { host: first.host, apiKey: first.apiKey, events, ...(watch ? { watch } : {}) };
   },
 });
 
-/** Record what PostHog said: accepted events leave the outbox; the rest wait or are dead-lettered. */
+/**
+ * Record what PostHog said: accepted events leave the outbox; the rest wait or are
+ * dead-lettered. With a watch, each accepted event is tallied as its row is deleted, in the
+ * same transaction, so an event counts once, and only once PostHog has it.
+ */
 export const completeBatch = internalMutation({
-  args: { leaseId: v.id("leases"), options: v.optional(vDeliveryOptions), results: v.array(vBatchResult) },
+  args: {
+    leaseId: v.id("leases"),
+    options: v.optional(vDeliveryOptions),
+    results: v.array(vBatchResult),
+    watch: v.optional(vTallyWatch),
+  },
   returns: v.null(),
-  handler: async (ctx, { leaseId, options, results }): Promise<null> => {
+  handler: async (ctx, { leaseId, options, results, watch }): Promise<null> => {
     const now = Date.now();
     const settings = deliverySettings(options);
+    const tallier = watch ? new Tallier(watch) : undefined;
     const retryTimes = new Set<number>();
     for (const result of results) {
       // One jitter per request: its events retry together, in as few slots as their attempt counts.
@@ -334,6 +351,11 @@ export const completeBatch = internalMutation({
         if (event === null) continue;
         if (result.outcome === "delivered") {
           // Accepted is final, even if our lease lapsed and someone else holds it now.
+          if (tallier) {
+            // The delete reads the body by id anyway (on Convex), so reading it first costs no extra range.
+            const body = await ctx.db.get(event.body);
+            if (body !== null) tallier.add(body.message);
+          }
           await ctx.db.delete(event.body);
           await ctx.db.delete(id);
           continue;
@@ -364,6 +386,7 @@ export const completeBatch = internalMutation({
     // Each retry gets the delivery of its slot: no wake-up to keep track of, none to lose.
     for (const retryAt of retryTimes) await scheduleDelivery(ctx, retryAt, options);
     await recordOutcome(ctx, now, results);
+    if (tallier && watch) await mergeTally(ctx, tallier.result(), watch);
     return null;
   },
 });

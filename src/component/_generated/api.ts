@@ -19,6 +19,7 @@ import type * as governance_alerts from "../governance/alerts.js";
 import type * as governance_records from "../governance/records.js";
 import type * as governance_rest from "../governance/rest.js";
 import type * as governance_tables from "../governance/tables.js";
+import type * as governance_tallies from "../governance/tallies.js";
 import type * as killSwitch from "../killSwitch.js";
 import type * as status from "../status.js";
 import type * as validators from "../validators.js";
@@ -42,6 +43,7 @@ const fullApi: ApiFromModules<{
   "governance/records": typeof governance_records;
   "governance/rest": typeof governance_rest;
   "governance/tables": typeof governance_tables;
+  "governance/tallies": typeof governance_tallies;
   killSwitch: typeof killSwitch;
   status: typeof status;
   validators: typeof validators;

@@ -210,6 +210,33 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           Name
         >;
       };
+      tallies: {
+        usage: FunctionReference<
+          "query",
+          "internal",
+          { keys: Array<string> },
+          Array<{ key: string; lastExposureAt: number | null }>,
+          Name
+        >;
+        windowMetrics: FunctionReference<
+          "query",
+          "internal",
+          { from: number; keys: Array<string>; to: number },
+          Array<{
+            key: string;
+            variants: Array<{
+              events: number;
+              exceptions: number;
+              successTotal: number;
+              successes: number;
+              uniqueUsers: number;
+              usersCapped: boolean;
+              variant: string;
+            }>;
+          }>,
+          Name
+        >;
+      };
     };
     killSwitch: {
       clear: FunctionReference<

@@ -98,6 +98,8 @@ export const governanceTables = {
     /** Buckets older than this are deleted (the largest window the guardian reads). */
     retainMs: v.number(),
     hash: v.string(),
+    /** Record the last `$feature_flag_called` per flag in flagUsage (the release tracker turns it on). */
+    usage: v.optional(v.boolean()),
   }),
 
   /**
