@@ -16,6 +16,7 @@ import type * as exposures from "../exposures.js";
 import type * as flags from "../flags.js";
 import type * as governance_alertValidators from "../governance/alertValidators.js";
 import type * as governance_alerts from "../governance/alerts.js";
+import type * as governance_guardian from "../governance/guardian.js";
 import type * as governance_records from "../governance/records.js";
 import type * as governance_rest from "../governance/rest.js";
 import type * as governance_tables from "../governance/tables.js";
@@ -40,6 +41,7 @@ const fullApi: ApiFromModules<{
   flags: typeof flags;
   "governance/alertValidators": typeof governance_alertValidators;
   "governance/alerts": typeof governance_alerts;
+  "governance/guardian": typeof governance_guardian;
   "governance/records": typeof governance_records;
   "governance/rest": typeof governance_rest;
   "governance/tables": typeof governance_tables;

@@ -12,6 +12,7 @@ import type * as alerts from "../alerts.js";
 import type * as compat from "../compat.js";
 import type * as events from "../events.js";
 import type * as flags from "../flags.js";
+import type * as guardian from "../guardian.js";
 import type * as hooks from "../hooks.js";
 import type * as http from "../http.js";
 import type * as parity from "../parity.js";
@@ -32,6 +33,7 @@ const fullApi: ApiFromModules<{
   compat: typeof compat;
   events: typeof events;
   flags: typeof flags;
+  guardian: typeof guardian;
   hooks: typeof hooks;
   http: typeof http;
   parity: typeof parity;
