@@ -15,7 +15,7 @@ afterEach(() => {
   receivedAlerts.length = 0;
 });
 
-const FAST = { requestTimeoutMs: 500, retryInitialDelayMs: 20, retryMaxDelayMs: 200 };
+const FAST = { requestTimeoutMs: 5000, retryInitialDelayMs: 20, retryMaxDelayMs: 200 };
 const event = { kind: "finding" as const, key: "old-flag", reason: "in PostHog, not in the registry" };
 
 async function settingsFor(t: ReturnType<typeof initTestApp>, alerts: PostHogOptions["alerts"]) {

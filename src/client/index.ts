@@ -6,6 +6,8 @@
 //   remoteFlags.ts  flag reads from PostHog's /flags endpoint (actions)
 //   exposures.ts    the `$feature_flag_called` events flag reads record
 //   admin.ts        flush, status, dead letters, flag definitions refresh, the local kill switch
+//   flagSync.ts     runFlagSync: the registry synced to PostHog (governance)
+//   governanceReport.ts  flagGovernance: the reactive governance report
 //   alerts.ts       where governance alerts go (the runners' settings), the alert outbox
 //   guardian.ts     runFlagGuardian: watch the registry's guarded flags, alert, turn regressions off
 import type { ComponentApi } from "../component/_generated/component.js";
@@ -23,6 +25,10 @@ import * as events from "./events.js";
 import * as exposures from "./exposures.js";
 import * as guardian from "./guardian.js";
 import type { GuardianRunResult, RunFlagGuardianOptions } from "./guardian.js";
+import * as flagSync from "./flagSync.js";
+import type { FlagSyncOptions, FlagSyncResult } from "./flagSync.js";
+import * as governanceReport from "./governanceReport.js";
+import type { GovernanceReport } from "./governanceReport.js";
 import * as localFlags from "./localFlags.js";
 import * as remoteFlags from "./remoteFlags.js";
 import { FeatureFlagEvaluations } from "./snapshot.js";
@@ -83,6 +89,9 @@ export type {
 export { defineEvents } from "../core/eventTaxonomy.js";
 export type { DollarProperties, EventDefinition, EventProperties, EventTaxonomy, TypedEvent } from "../core/eventTaxonomy.js";
 export type { RegistryStatus } from "./contracts.js";
+export type { FlagSyncCallbacks, FlagSyncOptions, FlagSyncResult, GovernanceFinding } from "./flagSync.js";
+export type { GovernanceReport, GovernanceRun, GovernanceTool } from "./governanceReport.js";
+export type { PostHogFlag } from "../core/governance/posthogRest.js";
 export type { BrowserApi, BrowserApiCore, BrowserFlagReason, BrowserFlagResult, BrowserFlags, BrowserIdentity, ExposeApiOptions } from "./browserApi.js";
 export type {
   CaptureArgsOf,
@@ -370,6 +379,23 @@ export class PostHog<Flags extends FlagsOption = undefined, Events extends Event
    */
   exposeApi<const K extends FlagKeyOf<Flags> = FlagKeyOf<Flags>>(options: ExposeApiOptions<K> = {}): BrowserApi<Flags, Events, K> {
     return browserApi.exposeApi<Flags, Events, K>(this.#config, options);
+  }
+
+  // --- flag governance ---
+
+  /**
+   * Sync the flag registry to PostHog (action, from the app's cron): create missing flags
+   * inactive at 0%, reconcile names and tags, report orphans, naming violations and variant
+   * mismatches. Never changes `active` or rollout, never deletes. Needs projectId and a
+   * personal API key with feature_flag:write (adminApiKey).
+   */
+  async runFlagSync(ctx: RunActionCtx, options: FlagSyncOptions = {}): Promise<FlagSyncResult> {
+    return await flagSync.runFlagSync(this.#config, ctx, options);
+  }
+
+  /** The governance report (reactive): open findings, lifecycle, guardian state, kills, last runs, alerts. */
+  async flagGovernance(ctx: RunQueryCtx): Promise<GovernanceReport> {
+    return await governanceReport.flagGovernance(this.#config, ctx);
   }
 
   // --- configuration ---

@@ -346,19 +346,7 @@ export function checkDefinitions(
       findings.push({ key, kind: "undeclared_flag", detail: `PostHog has flag "${key}", which the registry does not declare` });
       continue;
     }
-    const variants = definition.variants;
-    if (variants && served === null) {
-      findings.push({ key, kind: "not_multivariate", detail: `declared with variants ${listOf(variants)}, but boolean in PostHog` });
-    } else if (!variants && served !== null) {
-      findings.push({ key, kind: "not_multivariate", detail: `declared boolean, but PostHog has variants ${listOf(served)}` });
-    } else if (variants && served !== null) {
-      for (const variant of served.filter((x) => !variants.includes(x))) {
-        findings.push({ key, kind: "undeclared_variant", detail: `PostHog has variant "${variant}"; the registry declares ${listOf(variants)}` });
-      }
-      for (const variant of variants.filter((x) => !served.includes(x))) {
-        findings.push({ key, kind: "missing_variant", detail: `variant "${variant}" is declared but PostHog does not have it` });
-      }
-    }
+    findings.push(...compareVariants(key, definition.variants ?? null, served));
     for (const [value, payload] of Object.entries(payloads)) findings.push(...payloadFindings(key, definition, value, payload));
   }
   const inPostHog = new Set(definitions.map((definition) => definition.key));
@@ -366,6 +354,28 @@ export function checkDefinitions(
     if (!inPostHog.has(key)) findings.push({ key, kind: "missing_flag", detail: `flag "${key}" is declared but PostHog does not have it` });
   }
   return findings;
+}
+
+/**
+ * Declared variants (null: a boolean flag) against PostHog's (null: boolean there), as sets:
+ * `[]` when they agree, else what differs.
+ */
+export function compareVariants(key: string, variants: readonly string[] | null, served: readonly string[] | null): FlagFinding[] {
+  if (variants && served === null) {
+    return [{ key, kind: "not_multivariate", detail: `declared with variants ${listOf(variants)}, but boolean in PostHog` }];
+  }
+  if (!variants && served !== null) {
+    return [{ key, kind: "not_multivariate", detail: `declared boolean, but PostHog has variants ${listOf(served)}` }];
+  }
+  if (!variants || served === null) return [];
+  return [
+    ...served
+      .filter((x) => !variants.includes(x))
+      .map((variant): FlagFinding => ({ key, kind: "undeclared_variant", detail: `PostHog has variant "${variant}"; the registry declares ${listOf(variants)}` })),
+    ...variants
+      .filter((x) => !served.includes(x))
+      .map((variant): FlagFinding => ({ key, kind: "missing_variant", detail: `variant "${variant}" is declared but PostHog does not have it` })),
+  ];
 }
 
 function declared(registry: AnyFlagRegistry, key: string): FlagDefinition | undefined {

@@ -18,7 +18,9 @@ import type * as governance_alertValidators from "../governance/alertValidators.
 import type * as governance_alerts from "../governance/alerts.js";
 import type * as governance_guardian from "../governance/guardian.js";
 import type * as governance_records from "../governance/records.js";
+import type * as governance_report from "../governance/report.js";
 import type * as governance_rest from "../governance/rest.js";
+import type * as governance_sync from "../governance/sync.js";
 import type * as governance_tables from "../governance/tables.js";
 import type * as governance_tallies from "../governance/tallies.js";
 import type * as killSwitch from "../killSwitch.js";
@@ -43,7 +45,9 @@ const fullApi: ApiFromModules<{
   "governance/alerts": typeof governance_alerts;
   "governance/guardian": typeof governance_guardian;
   "governance/records": typeof governance_records;
+  "governance/report": typeof governance_report;
   "governance/rest": typeof governance_rest;
+  "governance/sync": typeof governance_sync;
   "governance/tables": typeof governance_tables;
   "governance/tallies": typeof governance_tallies;
   killSwitch: typeof killSwitch;

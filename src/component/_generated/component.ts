@@ -305,6 +305,126 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           Name
         >;
       };
+      report: {
+        get: FunctionReference<
+          "query",
+          "internal",
+          {},
+          {
+            alerts: {
+              dead: { count: number; truncated: boolean };
+              pending: { count: number; truncated: boolean };
+            };
+            findings: Array<{
+              detail: string;
+              firstSeenAt: number;
+              key: string;
+              kind: string;
+              lastSeenAt: number;
+              source: "sync" | "releases" | "guardian";
+            }>;
+            findingsTruncated: boolean;
+            guardian: Array<{
+              cooldownUntil?: number;
+              enforcement?:
+                | "pending_patch"
+                | "patched"
+                | "approval_requested"
+                | "blocked_by_dependents"
+                | "scope_missing"
+                | "failed";
+              enforcementDetail?: string;
+              key: string;
+              killReason?: string;
+              killedAt?: number;
+              lastDecision?: string;
+              lastEvaluatedAt?: number;
+              lastMetrics?: string;
+              lastReason?: string;
+              mode: "monitor" | "enforce";
+            }>;
+            killed: Array<{ at: number; key: string; reason?: string }>;
+            lastRuns: Array<{
+              dryRun?: boolean;
+              error?: string;
+              finishedAt?: number;
+              result?: string;
+              startedAt: number;
+              status: string;
+              tool: "sync" | "releases" | "guardian";
+            }>;
+            lifecycle: Array<{
+              experimentConclusion?: string;
+              experimentId?: number;
+              key: string;
+              lastStaleNoticeAt?: number;
+              lastSunsetNoticeAt?: number;
+              lastUnusedNoticeAt?: number;
+              posthogId?: number;
+              releaseKind?: "flag" | "experiment";
+              releasedAt?: number;
+              releasedValue?: string;
+            }>;
+          },
+          Name
+        >;
+      };
+      sync: {
+        run: FunctionReference<
+          "action",
+          "internal",
+          {
+            admin: {
+              apiKey: string;
+              appHost: string;
+              environmentId: string;
+              projectId: string;
+            };
+            createUsageDashboards: boolean;
+            dryRun: boolean;
+            registry: {
+              flags: Array<{
+                description: string;
+                guardian?: "monitor" | "enforce";
+                key: string;
+                owner: string;
+                tags?: Array<string>;
+                variants?: Array<string>;
+              }>;
+              namingExemptTag: string;
+              namingPattern: string;
+            };
+          },
+          {
+            created: number;
+            created_keys: Array<string>;
+            dry_run: boolean;
+            findings: Array<{ detail: string; key: string; kind: string }>;
+            forCallbacks: {
+              flags: any;
+              patches: Array<{
+                key: string;
+                patch: { name?: string; tags?: Array<string> };
+              }>;
+            };
+            naming_violation_keys: Array<string>;
+            naming_violations: number;
+            orphan_keys: Array<string>;
+            orphans: number;
+            posthog_size: number;
+            reconciled: number;
+            reconciled_keys: Array<string>;
+            registry_size: number;
+            status: "ok" | "failed" | "skipped";
+            variant_mismatches: Array<{
+              code: Array<string>;
+              key: string;
+              posthog: Array<string>;
+            }>;
+          },
+          Name
+        >;
+      };
       tallies: {
         usage: FunctionReference<
           "query",

@@ -178,13 +178,18 @@ export const kick = internalMutation({
   handler: async (ctx): Promise<null> => {
     const now = Date.now();
     await forgetPast(ctx, now);
-    const due = await ctx.db
+    const next = await ctx.db
       .query("alerts")
-      .withIndex("by_status_due", (q) => q.eq("status", "pending").lte("nextAttemptAt", now))
+      .withIndex("by_status_due", (q) => q.eq("status", "pending"))
       .first();
-    if (due !== null) {
+    if (next === null) return null;
+    if (next.nextAttemptAt <= now) {
       const leaseId = await createLease(ctx, now);
       await ctx.scheduler.runAfter(0, internal.governance.alerts.send, { leaseId });
+    } else if (next.leaseId === undefined) {
+      // A retry's kick that ran before the retry was due (timers may fire a little early):
+      // wake again at its time. Alerts held by a sender have its watchdog instead.
+      await ctx.scheduler.runAt(next.nextAttemptAt, internal.governance.alerts.kick, {});
     }
     return null;
   },

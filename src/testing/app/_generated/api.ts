@@ -11,6 +11,7 @@
 import type * as alerts from "../alerts.js";
 import type * as compat from "../compat.js";
 import type * as events from "../events.js";
+import type * as flagSync from "../flagSync.js";
 import type * as flags from "../flags.js";
 import type * as guardian from "../guardian.js";
 import type * as hooks from "../hooks.js";
@@ -32,6 +33,7 @@ const fullApi: ApiFromModules<{
   alerts: typeof alerts;
   compat: typeof compat;
   events: typeof events;
+  flagSync: typeof flagSync;
   flags: typeof flags;
   guardian: typeof guardian;
   hooks: typeof hooks;
