@@ -5,10 +5,11 @@
 //   localFlags.ts   flag reads from the stored definitions (queries, mutations, actions)
 //   remoteFlags.ts  flag reads from PostHog's /flags endpoint (actions)
 //   exposures.ts    the `$feature_flag_called` events flag reads record
-//   admin.ts        flush, status, dead letters, flag definitions refresh, the local kill switch
+//   admin.ts        flush, status, dead letters, flag definitions refresh, the kill switch
 //   flagSync.ts     runFlagSync: the registry synced to PostHog (governance)
 //   governanceReport.ts  flagGovernance: the reactive governance report
 //   alerts.ts       where governance alerts go (the runners' settings), the alert outbox
+//   releaseTracker.ts  runReleaseTracker (flag governance)
 //   guardian.ts     runFlagGuardian: watch the registry's guarded flags, alert, turn regressions off
 import type { ComponentApi } from "../component/_generated/component.js";
 import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult } from "../component/validators.js";
@@ -20,7 +21,7 @@ import * as alerts from "./alerts.js";
 import type { AlertRow } from "../component/governance/alertValidators.js";
 import * as browserApi from "./browserApi.js";
 import type { BrowserApi, ExposeApiOptions } from "./browserApi.js";
-import type { KilledFlag, Status } from "./admin.js";
+import type { EnforcementOutcome, KilledFlag, Status } from "./admin.js";
 import * as events from "./events.js";
 import * as exposures from "./exposures.js";
 import * as guardian from "./guardian.js";
@@ -30,6 +31,8 @@ import type { FlagSyncOptions, FlagSyncResult } from "./flagSync.js";
 import * as governanceReport from "./governanceReport.js";
 import type { GovernanceReport } from "./governanceReport.js";
 import * as localFlags from "./localFlags.js";
+import * as releaseTracker from "./releaseTracker.js";
+import type { ReleaseTrackerOptions, ReleaseTrackerResult } from "./releaseTracker.js";
 import * as remoteFlags from "./remoteFlags.js";
 import { FeatureFlagEvaluations } from "./snapshot.js";
 import type {
@@ -68,7 +71,7 @@ export type { FeatureFlagResult, FlagReadResult, FlagReason, FlagsSnapshot, Json
 export { FeatureFlagEvaluations };
 /** @posthog/convex's name for a flag's value: true/false or a variant key. */
 export type FeatureFlagValue = FlagValue;
-export type { KilledFlag, Status };
+export type { EnforcementOutcome, KilledFlag, Status };
 export type { GuardianCallbacks, GuardianEvaluation, GuardianRunResult, GuardianSource, RunFlagGuardianOptions } from "./guardian.js";
 export { DEFAULT_THRESHOLDS, DEFAULT_SIGNIFICANCE, type GuardianThresholds } from "../core/governance/guardian.js";
 export { DEFAULT_HOST, type PostHogOptions } from "./config.js";
@@ -92,6 +95,14 @@ export type { RegistryStatus } from "./contracts.js";
 export type { FlagSyncCallbacks, FlagSyncOptions, FlagSyncResult, GovernanceFinding } from "./flagSync.js";
 export type { GovernanceReport, GovernanceRun, GovernanceTool } from "./governanceReport.js";
 export type { PostHogFlag } from "../core/governance/posthogRest.js";
+export type {
+  GovernanceDigest,
+  ReleaseRule,
+  ReleaseTrackerCallbacks,
+  ReleaseTrackerFinding,
+  ReleaseTrackerOptions,
+  ReleaseTrackerResult,
+} from "./releaseTracker.js";
 export type { BrowserApi, BrowserApiCore, BrowserFlagReason, BrowserFlagResult, BrowserFlags, BrowserIdentity, ExposeApiOptions } from "./browserApi.js";
 export type {
   CaptureArgsOf,
@@ -228,7 +239,26 @@ export class PostHog<Flags extends FlagsOption = undefined, Events extends Event
     await admin.disableFlagLocally(this.#config, ctx, args);
   }
 
-  /** Undo disableFlagLocally: the flag evaluates from its definition again. Returns whether it was killed. */
+  /**
+   * Kill a flag at once, as disableFlagLocally, and turn it off in PostHog (PATCH active: false)
+   * with the admin key (adminApiKey, projectId; see "Kill switch" in the README).
+   * - From an action: PostHog is PATCHed now; once it agreed, the definitions are refreshed
+   *   (with a personal API key) so the stored ones say inactive too.
+   * - From a mutation: the kill is in place and the PATCH is left "pending_patch" for the next
+   *   runFlagGuardian run. A mutation cannot make the request, and the admin key is never stored
+   *   or scheduled, so nothing else can make it later.
+   * A refusal (approval required, dependent flags, missing scope) keeps the kill and is recorded
+   * in the governance state, never thrown. The kill stays until clearKillSwitch.
+   */
+  async disableFlag(ctx: MutationOrActionCtx, args: { key: FlagKeyOf<Flags>; reason?: string }): Promise<EnforcementOutcome> {
+    return await admin.disableFlag(this.#config, ctx, args);
+  }
+
+  /**
+   * Undo disableFlagLocally or disableFlag: the flag evaluates from its definition again, and the
+   * guardian forgets the enforcement. PostHog is not touched: a flag disableFlag turned off there
+   * stays off until a person re-enables it. Returns whether it was killed.
+   */
   async clearKillSwitch(ctx: MutationOrActionCtx, args: { key: FlagKeyOf<Flags> }): Promise<boolean> {
     return await admin.clearKillSwitch(this.#config, ctx, args);
   }
@@ -396,6 +426,16 @@ export class PostHog<Flags extends FlagsOption = undefined, Events extends Event
   /** The governance report (reactive): open findings, lifecycle, guardian state, kills, last runs, alerts. */
   async flagGovernance(ctx: RunQueryCtx): Promise<GovernanceReport> {
     return await governanceReport.flagGovernance(this.#config, ctx);
+  }
+
+  /**
+   * posthog-flag-toolkit's release tracker: flags now released to everyone, ended experiments
+   * with their conclusion, stale, overdue and unused flags, orphans and naming violations, and
+   * a digest of what is new. Reads PostHog only; remembers in the component's tables, not in
+   * PostHog tags. Needs the `flags` registry, the project id and the admin key.
+   */
+  async runReleaseTracker(ctx: RunActionCtx, opts: ReleaseTrackerOptions = {}): Promise<ReleaseTrackerResult> {
+    return await releaseTracker.runReleaseTracker(this.#config, ctx, opts);
   }
 
   // --- configuration ---

@@ -329,6 +329,9 @@ async function typedReads(q: GenericQueryCtx<GenericDataModel>, m: GenericMutati
   await posthog.disableFlagLocally(m, { key: "ops_other" });
   // @ts-expect-error a key outside the registry
   await posthog.clearKillSwitch(m, { key: "ops_other" });
+  await posthog.disableFlag(a, { key: "ops_checkout_killswitch", reason: "errors" });
+  // @ts-expect-error a key outside the registry
+  await posthog.disableFlag(m, { key: "ops_other" });
 
   expectTypeOf(await posthog.isFeatureEnabled(q, { key, distinctId })).toEqualTypeOf<boolean | undefined>();
   // @ts-expect-error a key outside the registry

@@ -1,9 +1,12 @@
 // The local kill switch: a killed flag evaluates to false at once (reason "killed"), in every
 // query that reads it, whatever its definition says, until the kill is cleared. The list lives
-// in the definitionsMeta row, which every evaluation reads already, and refreshes keep it.
+// in the definitionsMeta row (killList.ts), which every evaluation reads already, and refreshes
+// keep it. The guardian's enforcement (governance/enforcement.ts) kills through the same list.
 import { v } from "convex/values";
 import { mutation, query } from "./_generated/server.js";
 import { PostHogInputError } from "../core/messages.js";
+import { forgetEnforcement } from "./governance/enforcement.js";
+import { addToKillList, removeFromKillList } from "./killList.js";
 
 const vKill = v.object({ key: v.string(), reason: v.optional(v.string()), at: v.number() });
 
@@ -13,29 +16,23 @@ export const kill = mutation({
   returns: v.null(),
   handler: async (ctx, { key, reason }) => {
     if (key === "") throw new PostHogInputError("key", "disabling a flag needs its key");
-    const entry = { key, ...(reason !== undefined ? { reason } : {}), at: Date.now() };
-    const meta = await ctx.db.query("definitionsMeta").first();
-    if (meta === null) {
-      // No definitions yet: a row that holds only the kill list; the first refresh fills it in.
-      await ctx.db.insert("definitionsMeta", { groupTypeMapping: "{}", available: false, definitionsLoaded: false, killed: [entry] });
-      return null;
-    }
-    const others = (meta.killed ?? []).filter((kill) => kill.key !== key);
-    await ctx.db.patch(meta._id, { killed: [...others, entry] });
+    await addToKillList(ctx, key, reason);
     return null;
   },
 });
 
-/** Clear a flag's kill: it evaluates from its definition again. Returns whether it was killed. */
+/**
+ * Clear a flag's kill, and what the guardian remembers about enforcing it: it evaluates from
+ * its definition again. PostHog is not touched (a person re-enables a flag there). Returns
+ * whether it was killed.
+ */
 export const clear = mutation({
   args: { key: v.string() },
   returns: v.boolean(),
   handler: async (ctx, { key }) => {
-    const meta = await ctx.db.query("definitionsMeta").first();
-    const killed = meta?.killed ?? [];
-    if (meta === null || !killed.some((kill) => kill.key === key)) return false;
-    await ctx.db.patch(meta._id, { killed: killed.filter((kill) => kill.key !== key) });
-    return true;
+    const wasKilled = await removeFromKillList(ctx, key);
+    const hadEnforcement = await forgetEnforcement(ctx, key);
+    return wasKilled || hadEnforcement;
   },
 });
 

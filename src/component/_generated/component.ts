@@ -210,6 +210,65 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           Name
         >;
       };
+      enforcement: {
+        disableFlagAtNextRun: FunctionReference<
+          "mutation",
+          "internal",
+          { key: string; reason?: string },
+          {
+            changeRequestId?: string;
+            dependents?: Array<string>;
+            detail?: string;
+            enforcement:
+              | "pending_patch"
+              | "patched"
+              | "approval_requested"
+              | "blocked_by_dependents"
+              | "scope_missing"
+              | "failed";
+            key: string;
+          },
+          Name
+        >;
+        disableFlagNow: FunctionReference<
+          "action",
+          "internal",
+          {
+            admin: {
+              apiKey: string;
+              appHost: string;
+              environmentId: string;
+              projectId: string;
+            };
+            alerts?: {
+              delivery?: {
+                maxAttempts?: number;
+                requestTimeoutMs?: number;
+                retryInitialDelayMs?: number;
+                retryMaxDelayMs?: number;
+              };
+              onAlert?: { handle: string; type: "mutation" | "action" };
+              slackWebhookUrl?: string;
+            };
+            key: string;
+            reason?: string;
+          },
+          {
+            changeRequestId?: string;
+            dependents?: Array<string>;
+            detail?: string;
+            enforcement:
+              | "pending_patch"
+              | "patched"
+              | "approval_requested"
+              | "blocked_by_dependents"
+              | "scope_missing"
+              | "failed";
+            key: string;
+          },
+          Name
+        >;
+      };
       guardian: {
         run: FunctionReference<
           "action",
@@ -305,6 +364,87 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           Name
         >;
       };
+      releases: {
+        run: FunctionReference<
+          "action",
+          "internal",
+          {
+            admin: {
+              apiKey: string;
+              appHost: string;
+              environmentId: string;
+              projectId: string;
+            };
+            alerts?: {
+              delivery?: {
+                maxAttempts?: number;
+                requestTimeoutMs?: number;
+                retryInitialDelayMs?: number;
+                retryMaxDelayMs?: number;
+              };
+              onAlert?: { handle: string; type: "mutation" | "action" };
+              slackWebhookUrl?: string;
+            };
+            dryRun?: boolean;
+            naming: { exemptTag: string; pattern: string };
+            registry: Array<{
+              description: string;
+              key: string;
+              owner: string;
+              sunsetTarget?: string;
+              tags?: Array<string>;
+            }>;
+            releaseRule?: "constant_for_everyone" | "toolkit";
+            renotifyEveryDays?: number;
+            staleThresholdDays?: number;
+            unusedAfterDays?: number;
+          },
+          {
+            digest: {
+              concludedExperiments: Array<{
+                conclusion: string | null;
+                key: string;
+                name: string;
+                rollout: "shipped" | "rolled_back" | "undecided";
+              }>;
+              namingViolations: Array<{ key: string }>;
+              newExperimentReleases: Array<{
+                key: string;
+                name: string;
+                type: "flag" | "experiment";
+              }>;
+              newFlagReleases: Array<{
+                key: string;
+                name: string;
+                type: "flag" | "experiment";
+              }>;
+              orphans: Array<{ key: string }>;
+              overdueSunsets: Array<{
+                daysOverdue: number;
+                key: string;
+                sunsetTarget: string;
+              }>;
+              staleFlags: Array<{
+                daysSinceRelease: number;
+                key: string;
+                name: string;
+              }>;
+              unusedFlags: Array<{ key: string; lastExposureAt?: number }>;
+            };
+            dryRun: boolean;
+            experiments_checked: number;
+            findings: Array<{ detail: string; key: string; kind: string }>;
+            flags: string;
+            flags_checked: number;
+            naming_violations: number;
+            new_experiment_releases: number;
+            new_flag_releases: number;
+            orphans: number;
+            stale_flags_notified: number;
+          },
+          Name
+        >;
+      };
       report: {
         get: FunctionReference<
           "query",
@@ -325,7 +465,9 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
             }>;
             findingsTruncated: boolean;
             guardian: Array<{
+              changeRequestId?: string;
               cooldownUntil?: number;
+              dependents?: Array<string>;
               enforcement?:
                 | "pending_patch"
                 | "patched"
@@ -336,6 +478,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
               enforcementDetail?: string;
               key: string;
               killReason?: string;
+              killSource?: "guardian" | "manual";
               killedAt?: number;
               lastDecision?: string;
               lastEvaluatedAt?: number;
@@ -364,6 +507,7 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
               releaseKind?: "flag" | "experiment";
               releasedAt?: number;
               releasedValue?: string;
+              usageWatchedSince?: number;
             }>;
           },
           Name

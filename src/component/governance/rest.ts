@@ -111,9 +111,13 @@ export async function adminRequest<T>(
   }
 }
 
-/** Every flag of the project (PostHog leaves deleted ones out), following `next` page by page. */
-export async function listAllFlags(target: AdminTarget): Promise<RestResult<PostHogFlag[]>> {
-  return await listAll<PostHogFlag>(target, `/api/projects/${encodeURIComponent(target.projectId)}/feature_flags/?limit=100`);
+/**
+ * Every flag of the project (PostHog leaves deleted ones out), following `next` page by page;
+ * with `search`, only those whose key, name or experiment name contains it.
+ */
+export async function listAllFlags(target: AdminTarget, options: { search?: string } = {}): Promise<RestResult<PostHogFlag[]>> {
+  const search = options.search !== undefined ? `&search=${encodeURIComponent(options.search)}` : "";
+  return await listAll<PostHogFlag>(target, `/api/projects/${encodeURIComponent(target.projectId)}/feature_flags/?limit=100${search}`);
 }
 
 /** Every experiment of the project (needs experiment:read). */

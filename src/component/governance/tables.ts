@@ -7,6 +7,16 @@ import { v } from "convex/values";
 
 export const vGovernanceTool = v.union(v.literal("sync"), v.literal("releases"), v.literal("guardian"));
 export const vGuardianMode = v.union(v.literal("monitor"), v.literal("enforce"));
+/** Where turning a killed flag off in PostHog stands (governance/enforcement.ts). */
+export const vEnforcement = v.union(
+  v.literal("pending_patch"),
+  v.literal("patched"),
+  v.literal("approval_requested"),
+  v.literal("blocked_by_dependents"),
+  v.literal("scope_missing"),
+  v.literal("failed"),
+);
+export const vKillSource = v.union(v.literal("guardian"), v.literal("manual"));
 
 /** Tuning of alert delivery; every field has a default (alerts.ts). */
 export const vAlertDelivery = v.object({
@@ -71,6 +81,8 @@ export const governanceTables = {
     lastStaleNoticeAt: v.optional(v.number()),
     lastSunsetNoticeAt: v.optional(v.number()),
     lastUnusedNoticeAt: v.optional(v.number()),
+    /** First run that watched the flag's usage: "no exposure for N days" needs N days of watching. */
+    usageWatchedSince: v.optional(v.number()),
   }).index("by_key", ["key"]),
 
   /**
@@ -138,20 +150,19 @@ export const governanceTables = {
      * means the kill is in place and the PATCH is still owed (a crash, or a kill from a
      * mutation): the next run with the admin key finishes it.
      */
-    enforcement: v.optional(
-      v.union(
-        v.literal("pending_patch"),
-        v.literal("patched"),
-        v.literal("approval_requested"),
-        v.literal("blocked_by_dependents"),
-        v.literal("scope_missing"),
-        v.literal("failed"),
-      ),
-    ),
+    enforcement: v.optional(vEnforcement),
     enforcementDetail: v.optional(v.string()),
+    /** approval_requested: PostHog's change request (a UUID). */
+    changeRequestId: v.optional(v.string()),
+    /** blocked_by_dependents: the keys of the active flags that depend on this one. */
+    dependents: v.optional(v.array(v.string())),
     killedAt: v.optional(v.number()),
     killReason: v.optional(v.string()),
-  }).index("by_key", ["key"]),
+    /** Who killed it: a guardian run, or a person (disableFlag). */
+    killSource: v.optional(vKillSource),
+  })
+    .index("by_key", ["key"])
+    .index("by_enforcement", ["enforcement"]),
 
   /**
    * The alert outbox: one row per (alert, destination), delivered and retried by a leased

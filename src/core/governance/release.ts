@@ -119,6 +119,15 @@ export function daysSince(since: number | string, now: number): number {
   return Math.floor((now - start) / DAY_MS);
 }
 
+/** A tracker option counted in days: a finite number ≥ 0, the fallback when absent, else a PostHogInputError naming it. */
+export function checkDays(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new PostHogInputError(name, `must be a number of days ≥ 0, got ${String(value)}`);
+  }
+  return value;
+}
+
 /** The toolkit's stale rule, with our recorded release time: released at least `days` whole days ago. */
 export function isStaleSinceRelease(releasedAt: number | string, now: number, days = 30): boolean {
   return daysSince(releasedAt, now) >= days;

@@ -210,6 +210,24 @@ export const clearKill = mutation({
   handler: async (ctx, args) => await posthog.clearKillSwitch(ctx, args),
 });
 
+/** disableFlag from an action: kill, then PATCH PostHog now. */
+export const disableFlag = action({
+  args: { key: v.string(), reason: v.optional(v.string()) },
+  handler: async (ctx, args) => await posthog.disableFlag(ctx, args),
+});
+
+/** disableFlag from a mutation: kill, the PATCH left to the next guardian run. */
+export const disableFlagInMutation = mutation({
+  args: { key: v.string(), reason: v.optional(v.string()) },
+  handler: async (ctx, args) => await posthog.disableFlag(ctx, args),
+});
+
+/** The governance alert outbox. */
+export const alertOutbox = query({
+  args: {},
+  handler: async (ctx) => await posthog.alerts(ctx),
+});
+
 export const killedFlags = query({
   args: {},
   handler: async (ctx) => (await posthog.status(ctx)).killedFlags,

@@ -19,6 +19,7 @@ import type * as http from "../http.js";
 import type * as parity from "../parity.js";
 import type * as posthogApi from "../posthogApi.js";
 import type * as realConvex from "../realConvex.js";
+import type * as releases from "../releases.js";
 import type * as tallies from "../tallies.js";
 import type * as typed from "../typed.js";
 
@@ -41,6 +42,7 @@ const fullApi: ApiFromModules<{
   parity: typeof parity;
   posthogApi: typeof posthogApi;
   realConvex: typeof realConvex;
+  releases: typeof releases;
   tallies: typeof tallies;
   typed: typeof typed;
 }> = anyApi as any;
