@@ -18,12 +18,13 @@ const half = { groups: [{ properties: [], rollout_percentage: 50 }] };
 /** Exceptions per user: the treatment's error rate per event is more than twice the control's. */
 const REGRESSING = { treatment: 0.8, control: 0.25 };
 const SCENARIO = { timeout: 120_000 };
+let enforcedFlagId = 0;
 
 beforeEach(() => {
   vi.stubEnv("POSTHOG_ALERTS_SLACK_WEBHOOK", `${server.url}/_local/slack/guardian`);
   server.setProject(PROJECT, { token: TOKEN });
   const anHourAgo = new Date(Date.now() - 60 * 60_000).toISOString();
-  server.seedFlags(PROJECT, [
+  [{ id: enforcedFlagId }] = server.seedFlags(PROJECT, [
     { key: ENFORCED, name: "Faster checkout", filters: half, created_at: anHourAgo },
     { key: WATCHED, name: "Checkout copy", filters: half, created_at: anHourAgo },
     {
@@ -98,6 +99,35 @@ async function waitForSlack(key: string, count = 1): Promise<string[]> {
 }
 
 describe("runFlagGuardian, local source (tallied by the sender)", () => {
+  test("a treatment throwing twice the exceptions is killed in one run after the sample floor: reads false at once, PostHog PATCHed, the refresh agrees", SCENARIO, async () => {
+    const t = await app();
+    const seen = await traffic(t, ENFORCED, users(200));
+    expect(Math.min(seen.treatment, seen.control)).toBeGreaterThanOrEqual(50);
+    const treated = seen.treatmentUsers[0]!;
+    expect(await read(t, ENFORCED, treated)).toMatchObject({ value: true });
+
+    const run = await guard(t);
+    const judged = evaluation(run, ENFORCED);
+    expect(judged).toMatchObject({ decision: "auto_disabled", enforced: true, source: "local", enforcement: { enforcement: "patched" } });
+    expect(judged.reason).toMatch(/^error rate ratio \d+\.\d\dx \(/);
+    expect(judged.pValue).toBeLessThan(0.01);
+    expect(judged.metrics.treatment.uniqueUsers).toBe(seen.treatment);
+    expect(judged.metrics.control.uniqueUsers).toBe(seen.control);
+    expect(run.result).toMatchObject({ status: "ok", flags_evaluated: 3, regressions_detected: 1, auto_disabled: 1 });
+    expect(run.callbacks).toEqual({ regressions: [ENFORCED], enforced: [ENFORCED] });
+
+    expect(patches().map((r) => r.body)).toEqual([{ active: false }]);
+    for (const user of seen.treatmentUsers.slice(0, 5)) expect((await read(t, ENFORCED, user)).value).toBe(false);
+    await t.action(api.guardian.refresh, {});
+    expect((await read(t, ENFORCED, treated)).value).toBe(false);
+    expect((await waitForSlack(ENFORCED))[0]).toContain("FLAG AUTO-DISABLED");
+
+    // The flag is off in PostHog now: the next run leaves it alone.
+    const next = await guard(t);
+    expect(evaluation(next, ENFORCED)).toBeUndefined();
+    expect(patches()).toHaveLength(1);
+  });
+
   test("the same regression with too few users is not acted on: insufficient_data (sample_size), no kill, no PATCH", SCENARIO, async () => {
     const t = await app();
     const seen = await traffic(t, ENFORCED, users(60));
@@ -128,7 +158,7 @@ describe("runFlagGuardian, local source (tallied by the sender)", () => {
 });
 
 describe("runFlagGuardian, HogQL source", () => {
-  test("one query request per run for every watched flag, every value a placeholder; the regression is found", SCENARIO, async () => {
+  test("one query request per run for every watched flag, every value a placeholder; the regression is killed", SCENARIO, async () => {
     const t = await app();
     await receivedByPostHog(ENFORCED, 200);
     const before = queries().length;
@@ -138,8 +168,9 @@ describe("runFlagGuardian, HogQL source", () => {
     expect(Object.values(body.query.values)).toEqual(expect.arrayContaining([ENFORCED, WATCHED, MULTIVARIATE, `$feature/${ENFORCED}`, "$feature_flag_called"]));
     for (const key of [ENFORCED, WATCHED, MULTIVARIATE, "$exception"]) expect(body.query.query).not.toContain(key);
     expect(body.refresh).toBe("force_blocking");
-    expect(evaluation(run, ENFORCED)).toMatchObject({ decision: "regression_detected", source: "hogql" });
+    expect(evaluation(run, ENFORCED)).toMatchObject({ decision: "auto_disabled", source: "hogql", enforcement: { enforcement: "patched" } });
     expect(evaluation(run, WATCHED)).toMatchObject({ decision: "insufficient_data", reason: "sample_size" });
+    expect(patches().map((r) => r.body)).toEqual([{ active: false }]);
     await waitForSlack(ENFORCED);
   });
 
@@ -176,5 +207,40 @@ describe("runFlagGuardian, HogQL source", () => {
     expect((await waitForSlack(ENFORCED))[0]).toContain("Regression detected (dry-run)");
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(slackTexts(ENFORCED)).toHaveLength(1);
+  });
+});
+
+describe("runFlagGuardian, enforcement PostHog refuses or never hears of", () => {
+  test("a 409 (approval required) keeps the local kill and alerts", SCENARIO, async () => {
+    const t = await app();
+    await receivedByPostHog(ENFORCED, 200);
+    server.setAdminPolicy({ approvals: { "feature_flag.disable": "require_approval" } });
+    const run = await guard(t, { source: "hogql" });
+    expect(evaluation(run, ENFORCED)).toMatchObject({ decision: "auto_disabled", enforced: true, enforcement: { enforcement: "approval_requested" } });
+    expect(run.result.findings).toEqual(expect.arrayContaining([expect.objectContaining({ kind: "approval_requested", key: ENFORCED })]));
+    expect(await read(t, ENFORCED, "web-0")).toMatchObject({ value: false, reason: "killed" });
+    await t.action(api.guardian.refresh, {});
+    expect(await read(t, ENFORCED, "web-0")).toMatchObject({ value: false, reason: "killed" });
+    // The kill's alert, and one about the refusal with PostHog's change request.
+    const alerts = (await waitForSlack(ENFORCED, 2)).join("\n");
+    expect(alerts).toContain("FLAG AUTO-DISABLED");
+    expect(alerts).toContain("requires an approval");
+  });
+
+  test("a crash between the kill and the PATCH is finished by the next run", SCENARIO, async () => {
+    const t = await app();
+    await receivedByPostHog(ENFORCED, 200);
+    // The PATCH never gets an answer (three resets: the request and both retries).
+    server.addFaults({ path: `/api/projects/${PROJECT}/feature_flags/${enforcedFlagId}/`, reset: true, times: 3 });
+    const run = await guard(t, { source: "hogql" });
+    expect(evaluation(run, ENFORCED)).toMatchObject({ decision: "auto_disabled", enforced: true });
+    expect(evaluation(run, ENFORCED).enforcement.enforcement).not.toBe("patched");
+    expect(await read(t, ENFORCED, "web-0")).toMatchObject({ value: false, reason: "killed" });
+
+    const next = await guard(t, { source: "hogql" });
+    expect(next.result.finishedEnforcements).toEqual([expect.objectContaining({ key: ENFORCED, enforcement: "patched" })]);
+    expect(patches().filter((r) => r.status === 200).map((r) => r.body)).toEqual([{ active: false }]);
+    await t.action(api.guardian.refresh, {});
+    expect((await read(t, ENFORCED, "web-0")).value).toBe(false);
   });
 });

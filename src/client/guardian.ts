@@ -6,6 +6,7 @@ import type { GuardianEvaluation, GuardianRunResult, GuardianSource } from "../c
 import { mergeThresholds, type GuardianThresholds } from "../core/governance/guardian.js";
 import type { FlagDefinition } from "../core/flagRegistry.js";
 import { PostHogInputError } from "../core/messages.js";
+import * as admin from "./admin.js";
 import { alertSettings } from "./alerts.js";
 import type { ClientConfig } from "./config.js";
 import type { RunActionCtx } from "./types.js";
@@ -54,6 +55,10 @@ export async function runFlagGuardian(config: ClientConfig, ctx: RunActionCtx, o
     ...(opts.dryRun !== undefined ? { dryRun: opts.dryRun } : {}),
     alerts: await alertSettings(config),
   });
+
+  // PostHog now serves the disabled flags inactive: load that, so the stored definitions agree.
+  const patched = [...result.evaluations.map((e) => e.enforcement), ...result.finishedEnforcements].some((e) => e?.enforcement === "patched");
+  if (patched && config.personalApiKey() !== undefined) await admin.refreshFlagDefinitions(config, ctx, {});
 
   const callbacks = opts.callbacks ?? {};
   for (const evaluation of result.evaluations) {

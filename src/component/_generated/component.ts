@@ -319,6 +319,19 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
                 | "regression_detected"
                 | "auto_disabled";
               enforced: boolean;
+              enforcement?: {
+                changeRequestId?: string;
+                dependents?: Array<string>;
+                detail?: string;
+                enforcement:
+                  | "pending_patch"
+                  | "patched"
+                  | "approval_requested"
+                  | "blocked_by_dependents"
+                  | "scope_missing"
+                  | "failed";
+                key: string;
+              };
               flag: {
                 active: boolean;
                 id: number;
@@ -348,6 +361,19 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
               source: "local" | "hogql";
             }>;
             findings: Array<{ detail: string; key: string; kind: string }>;
+            finishedEnforcements: Array<{
+              changeRequestId?: string;
+              dependents?: Array<string>;
+              detail?: string;
+              enforcement:
+                | "pending_patch"
+                | "patched"
+                | "approval_requested"
+                | "blocked_by_dependents"
+                | "scope_missing"
+                | "failed";
+              key: string;
+            }>;
             flags_evaluated: number;
             outcomes: Array<{
               decision:

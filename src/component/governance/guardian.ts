@@ -17,6 +17,7 @@ import type { PostHogFlag } from "../../core/governance/posthogRest.js";
 import { guardianSlackMessage, posthogFlagUrl } from "../../core/governance/slack.js";
 import { queueAlerts } from "./alerts.js";
 import { vAlertInput, type AlertInput } from "./alertValidators.js";
+import { enforceKill, finishPendingEnforcements, vEnforcementOutcome } from "./enforcement.js";
 import { describeFailure, listAllFlags, runHogQL, vAdminTarget, type AdminTarget, type RestFailure } from "./rest.js";
 import { vAlertSettings, vGuardianMode } from "./tables.js";
 
@@ -72,8 +73,9 @@ export const vGuardianEvaluation = v.object({
   decision: vDecisionKind,
   reason: v.string(),
   pValue: v.optional(v.number()),
-  /** Killed by this run. (Enforcement is not wired yet: flags in "enforce" mode are monitored.) */
+  /** Killed by this run (locally at once; `enforcement` says how PostHog took it). */
   enforced: v.boolean(),
+  enforcement: v.optional(vEnforcementOutcome),
 });
 export type GuardianEvaluation = Infer<typeof vGuardianEvaluation>;
 
@@ -90,6 +92,8 @@ export const vGuardianRunResult = v.object({
   evaluations: v.array(vGuardianEvaluation),
   /** What needs a person: rate limits, a query PostHog refused, PATCHes it refused. */
   findings: v.array(vFinding),
+  /** PATCHes owed by earlier runs, finished by this one. */
+  finishedEnforcements: v.array(vEnforcementOutcome),
 });
 export type GuardianRunResult = Infer<typeof vGuardianRunResult>;
 
@@ -158,6 +162,7 @@ async function guard(ctx: ActionCtx, admin: AdminTarget, watch: WatchedFlag[], o
     outcomes: [],
     evaluations: [],
     findings: [],
+    finishedEnforcements: [],
   };
 
   // The sender tallies only what the watch names: write it first, so counting starts at once.
@@ -174,9 +179,12 @@ async function guard(ctx: ActionCtx, admin: AdminTarget, watch: WatchedFlag[], o
   if (!listed.ok) return await stopped(ctx, empty, listed.failure, "posthog_unreachable");
   const flags = listed.data;
 
-  const byKey = new Map(flags.filter((flag) => flag.active && !flag.deleted).map((flag) => [flag.key, flag]));
+  const finishedEnforcements = await finishPendingEnforcements(ctx, admin, flags);
+  // A flag PostHog just turned off for an earlier kill is no longer active, whatever the listing said.
+  const turnedOff = new Set(finishedEnforcements.filter((outcome) => outcome.enforcement === "patched").map((outcome) => outcome.key));
+  const byKey = new Map(flags.filter((flag) => flag.active && !flag.deleted && !turnedOff.has(flag.key)).map((flag) => [flag.key, flag]));
   const judged = watch.filter((watched) => byKey.has(watched.key));
-  const result: GuardianRunResult = { ...empty };
+  const result: GuardianRunResult = { ...empty, finishedEnforcements };
   if (judged.length === 0) return await completed(ctx, result);
 
   const keys = judged.map((watched) => watched.key);
@@ -219,7 +227,16 @@ async function guard(ctx: ActionCtx, admin: AdminTarget, watch: WatchedFlag[], o
     const evaluation = toEvaluation(watched, flag, decided);
     if (evaluation.decision === "regression_detected") {
       const dedupBucket = Math.floor(now / Math.max(cooldownMs, 60_000));
-      alerts.push(guardianAlert(admin, evaluation, { decision: "regression_detected", enforced: false, dryRun: options.dryRun, dedupBucket }));
+      if (watched.mode === "enforce" && !options.dryRun) {
+        // The kill and its alert in one transaction (reads answer false at once), then the PATCH;
+        // a refusal gets its own alert from enforcement.ts.
+        evaluation.decision = "auto_disabled";
+        evaluation.enforced = true;
+        const alert = guardianAlert(admin, evaluation, { decision: "auto_disabled", enforced: true, dryRun: false, dedupBucket });
+        evaluation.enforcement = await enforceKill(ctx, admin, { key: watched.key, flag, reason: evaluation.reason, source: "guardian", alert });
+      } else {
+        alerts.push(guardianAlert(admin, evaluation, { decision: "regression_detected", enforced: false, dryRun: options.dryRun, dedupBucket }));
+      }
     }
     records.push({
       key: watched.key,
@@ -238,6 +255,8 @@ async function guard(ctx: ActionCtx, admin: AdminTarget, watch: WatchedFlag[], o
     result.outcomes.push({ flag_key: evaluation.key, decision: evaluation.decision, reason: evaluation.reason });
     if (evaluation.decision === "regression_detected" || evaluation.decision === "auto_disabled") result.regressions_detected++;
     if (evaluation.decision === "auto_disabled") result.auto_disabled++;
+    const refused = evaluation.enforcement && evaluation.enforcement.enforcement !== "patched" ? evaluation.enforcement : undefined;
+    if (refused) result.findings.push({ kind: refused.enforcement, key: evaluation.key, detail: refused.detail ?? "" });
   }
   result.flags_evaluated = result.evaluations.length;
   return await completed(ctx, result);
