@@ -10,6 +10,7 @@
 //   governanceReport.ts  flagGovernance: the reactive governance report
 //   alerts.ts       where governance alerts go (the runners' settings), the alert outbox
 //   releaseTracker.ts  runReleaseTracker (flag governance)
+//   guardian.ts     runFlagGuardian: watch the registry's guarded flags, alert, turn regressions off
 import type { ComponentApi } from "../component/_generated/component.js";
 import type { DeadLetter, DeliveryOptions, FlushResult, RefreshResult } from "../component/validators.js";
 import { PostHogInputError, type PostHogMessage } from "../core/messages.js";
@@ -23,6 +24,8 @@ import type { BrowserApi, ExposeApiOptions } from "./browserApi.js";
 import type { EnforcementOutcome, KilledFlag, Status } from "./admin.js";
 import * as events from "./events.js";
 import * as exposures from "./exposures.js";
+import * as guardian from "./guardian.js";
+import type { GuardianRunResult, RunFlagGuardianOptions } from "./guardian.js";
 import * as flagSync from "./flagSync.js";
 import type { FlagSyncOptions, FlagSyncResult } from "./flagSync.js";
 import * as governanceReport from "./governanceReport.js";
@@ -69,6 +72,8 @@ export { FeatureFlagEvaluations };
 /** @posthog/convex's name for a flag's value: true/false or a variant key. */
 export type FeatureFlagValue = FlagValue;
 export type { EnforcementOutcome, KilledFlag, Status };
+export type { GuardianCallbacks, GuardianEvaluation, GuardianRunResult, GuardianSource, RunFlagGuardianOptions } from "./guardian.js";
+export { DEFAULT_THRESHOLDS, DEFAULT_SIGNIFICANCE, type GuardianThresholds } from "../core/governance/guardian.js";
 export { DEFAULT_HOST, type PostHogOptions } from "./config.js";
 export type { AlertsOption } from "./alerts.js";
 export { vAlertEvent, type AlertEvent, type AlertRow } from "../component/governance/alertValidators.js";
@@ -261,6 +266,15 @@ export class PostHog<Flags extends FlagsOption = undefined, Events extends Event
   /** Governance alerts in the outbox, newest first: pending, sent (kept 30 days) and dead, with the last error. */
   async alerts(ctx: RunQueryCtx, args: { status?: "pending" | "sent" | "dead"; limit?: number } = {}): Promise<AlertRow[]> {
     return await alerts.listAlerts(this.#config, ctx, args);
+  }
+
+  /**
+   * The flag guardian, from the app's cron (action): compares each guarded flag's treatment with
+   * its control over the last window, alerts on a regression, and turns off flags declared
+   * `guardian: "enforce"` (locally at once, then in PostHog). Needs projectId and the admin key.
+   */
+  async runFlagGuardian(ctx: RunActionCtx, opts: RunFlagGuardianOptions = {}): Promise<GuardianRunResult> {
+    return await guardian.runFlagGuardian(this.#config, ctx, opts);
   }
 
   /** posthog-node's (and @posthog/convex's) name for refreshFlagDefinitions. */

@@ -15,7 +15,7 @@
 //             countIf(event = {success_event}) AS success_total
 //      FROM events
 //      WHERE timestamp >= toDateTime({window_start}) AND timestamp < toDateTime({window_end})
-//        AND properties[{prop_0}] IS NOT NULL
+//        [AND event != {exposure_event}] AND properties[{prop_0}] IS NOT NULL
 //      GROUP BY flag, variant
 //      UNION ALL
 //      SELECT {key_1} AS flag, ... {prop_1} ...
@@ -25,6 +25,7 @@
 //    free; every operand may be a `{placeholder}` or a '...' literal, so posthog-flag-toolkit's
 //    single-flag form (no `flag` column, literals, `properties.<name>` for the success
 //    property) is answered too. Placeholder values are looked up, never spliced into text.
+//    The optional `event != ...` leaves one event out (the guardian's `$feature_flag_called`).
 //    Results: one row per (flag, variant) with events in [start, end) whose property is not
 //    null; the variant is the property value as text; rows in block order, variants sorted.
 // 3. Anything else: 400 `query_error` "Unsupported by the local server: ...". A backtick
@@ -170,7 +171,7 @@ const BLOCK = new RegExp(
       String.raw`countIf \( event = ${OPERAND} and ${PROP} = true \) as (\w+) ,`,
       String.raw`countIf \( event = ${OPERAND} \) as (\w+)`,
       String.raw`from events where timestamp >= toDateTime \( ${OPERAND} \) and timestamp < toDateTime \( ${OPERAND} \)`,
-      String.raw`and ${PROP} is not null group by [\w$ ,]+$`,
+      String.raw`(?:and event != ${OPERAND} )?and ${PROP} is not null group by [\w$ ,]+$`,
     ].join(" "),
 );
 
@@ -197,7 +198,8 @@ function evaluate(text: string, values: Record<string, unknown>, events: Queryab
     const m = BLOCK.exec(block);
     if (m === null) throw unsupported("only the flag guardian's query is evaluated (see src/local-server/queryApi.ts)");
     const [, flagAt, flagAlias, variantAt, variantName, variantAlias, totalAlias, usersAlias, errorAt, errorAlias] = m;
-    const [successAt, successPropAt, successPropName, successAlias, totalSuccessAt, successTotalAlias, startAt, endAt, whereAt, whereName] = m.slice(10);
+    const [successAt, successPropAt, successPropName, successAlias, totalSuccessAt, successTotalAlias, startAt, endAt, excludedAt, whereAt, whereName] =
+      m.slice(10);
     const operand = (at: string | undefined, what: string): string => {
       const value = operands[Number(at)];
       if (typeof value !== "string") throw new QueryError(`${what} must be a string, got ${JSON.stringify(value)}`);
@@ -212,6 +214,7 @@ function evaluate(text: string, values: Record<string, unknown>, events: Queryab
     if (operand(totalSuccessAt, "the success event") !== successEvent) throw unsupported("both success countIfs must name the same event");
     const successProperty = property(successPropAt, successPropName, "the success property");
     const errorEvent = operand(errorAt, "the error event");
+    const excludedEvent = excludedAt === undefined ? undefined : operand(excludedAt, "the excluded event");
     const start = time(operand(startAt, "the window start"));
     const end = time(operand(endAt, "the window end"));
     const blockColumns = [...(flagAt === undefined ? [] : [flagAlias!]), variantAlias!, totalAlias!, usersAlias!, errorAlias!, successAlias!, successTotalAlias!];
@@ -221,7 +224,7 @@ function evaluate(text: string, values: Record<string, unknown>, events: Queryab
     const byVariant = new Map<string, { total: number; users: Set<string>; errors: number; successes: number; successTotal: number }>();
     for (const event of events) {
       const value = event.properties[variantProperty];
-      if (value === undefined || value === null) continue;
+      if (value === undefined || value === null || event.event === excludedEvent) continue;
       const at = event.timestamp === "" ? event.receivedAt : Date.parse(event.timestamp);
       if (!(at >= start && at < end)) continue;
       const variant = typeof value === "string" ? value : JSON.stringify(value);

@@ -17,6 +17,7 @@ import type * as flags from "../flags.js";
 import type * as governance_alertValidators from "../governance/alertValidators.js";
 import type * as governance_alerts from "../governance/alerts.js";
 import type * as governance_enforcement from "../governance/enforcement.js";
+import type * as governance_guardian from "../governance/guardian.js";
 import type * as governance_records from "../governance/records.js";
 import type * as governance_releases from "../governance/releases.js";
 import type * as governance_report from "../governance/report.js";
@@ -46,6 +47,7 @@ const fullApi: ApiFromModules<{
   "governance/alertValidators": typeof governance_alertValidators;
   "governance/alerts": typeof governance_alerts;
   "governance/enforcement": typeof governance_enforcement;
+  "governance/guardian": typeof governance_guardian;
   "governance/records": typeof governance_records;
   "governance/releases": typeof governance_releases;
   "governance/report": typeof governance_report;

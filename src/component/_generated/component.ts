@@ -269,6 +269,127 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
           Name
         >;
       };
+      guardian: {
+        run: FunctionReference<
+          "action",
+          "internal",
+          {
+            admin: {
+              apiKey: string;
+              appHost: string;
+              environmentId: string;
+              projectId: string;
+            };
+            alerts?: {
+              delivery?: {
+                maxAttempts?: number;
+                requestTimeoutMs?: number;
+                retryInitialDelayMs?: number;
+                retryMaxDelayMs?: number;
+              };
+              onAlert?: { handle: string; type: "mutation" | "action" };
+              slackWebhookUrl?: string;
+            };
+            dryRun?: boolean;
+            significance?: number | false;
+            source?: "local" | "hogql" | "both";
+            successEvent?: { event: string; property: string };
+            thresholds?: {
+              cooldownMinutes?: number;
+              errorRateRatioThreshold?: number;
+              minSampleSize?: number;
+              minUniqueUsers?: number;
+              publishSuccessDropThreshold?: number;
+              windowMinutes?: number;
+            };
+            watch: Array<{
+              key: string;
+              mode: "monitor" | "enforce";
+              variants?: Array<string>;
+            }>;
+          },
+          {
+            auto_disabled: number;
+            dryRun: boolean;
+            evaluations: Array<{
+              comparison: { control: string; treatment: string };
+              decision:
+                | "insufficient_data"
+                | "no_regression"
+                | "regression_detected"
+                | "auto_disabled";
+              enforced: boolean;
+              enforcement?: {
+                changeRequestId?: string;
+                dependents?: Array<string>;
+                detail?: string;
+                enforcement:
+                  | "pending_patch"
+                  | "patched"
+                  | "approval_requested"
+                  | "blocked_by_dependents"
+                  | "scope_missing"
+                  | "failed";
+                key: string;
+              };
+              flag: {
+                active: boolean;
+                id: number;
+                key: string;
+                name: string | null;
+              };
+              key: string;
+              metrics: {
+                control: {
+                  errorRate: number | null;
+                  eventCount: number;
+                  publishSuccessRate: number | null;
+                  publishTotal?: number;
+                  uniqueUsers: number;
+                };
+                treatment: {
+                  errorRate: number | null;
+                  eventCount: number;
+                  publishSuccessRate: number | null;
+                  publishTotal?: number;
+                  uniqueUsers: number;
+                };
+              };
+              mode: "monitor" | "enforce";
+              pValue?: number;
+              reason: string;
+              source: "local" | "hogql";
+            }>;
+            findings: Array<{ detail: string; key: string; kind: string }>;
+            finishedEnforcements: Array<{
+              changeRequestId?: string;
+              dependents?: Array<string>;
+              detail?: string;
+              enforcement:
+                | "pending_patch"
+                | "patched"
+                | "approval_requested"
+                | "blocked_by_dependents"
+                | "scope_missing"
+                | "failed";
+              key: string;
+            }>;
+            flags_evaluated: number;
+            outcomes: Array<{
+              decision:
+                | "insufficient_data"
+                | "no_regression"
+                | "regression_detected"
+                | "auto_disabled";
+              flag_key: string;
+              reason: string;
+            }>;
+            regressions_detected: number;
+            status: "ok" | "skipped" | "failed";
+          },
+          Name
+        >;
+      };
       releases: {
         run: FunctionReference<
           "action",

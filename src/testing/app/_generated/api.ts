@@ -13,6 +13,7 @@ import type * as compat from "../compat.js";
 import type * as events from "../events.js";
 import type * as flagSync from "../flagSync.js";
 import type * as flags from "../flags.js";
+import type * as guardian from "../guardian.js";
 import type * as hooks from "../hooks.js";
 import type * as http from "../http.js";
 import type * as parity from "../parity.js";
@@ -35,6 +36,7 @@ const fullApi: ApiFromModules<{
   events: typeof events;
   flagSync: typeof flagSync;
   flags: typeof flags;
+  guardian: typeof guardian;
   hooks: typeof hooks;
   http: typeof http;
   parity: typeof parity;
