@@ -128,6 +128,29 @@ describe("runFlagGuardian, local source (tallied by the sender)", () => {
     expect(patches()).toHaveLength(1);
   });
 
+  test("a rename or tag edit after the guardian saw the flag starts no cooldown; a rollout change does", SCENARIO, async () => {
+    const t = await app();
+    // A sync (or a person) renames and tags the flag: PostHog's updated_at is now.
+    const renamed = await fetch(`${server.url}/api/projects/${PROJECT}/feature_flags/${enforcedFlagId}/`, {
+      method: "PATCH",
+      headers: { Authorization: "Bearer phx_guardian", "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "Faster checkout, renamed", tags: ["guardian"] }),
+    });
+    expect(renamed.status).toBe(200);
+    await traffic(t, ENFORCED, users(200));
+    expect(evaluation(await guard(t, { dryRun: true }), ENFORCED)).toMatchObject({ decision: "regression_detected" });
+
+    // Who gets the flag changes: the populations are new, so the toolkit's cooldown applies.
+    const rolledOut = await fetch(`${server.url}/api/projects/${PROJECT}/feature_flags/${enforcedFlagId}/`, {
+      method: "PATCH",
+      headers: { Authorization: "Bearer phx_guardian", "Content-Type": "application/json" },
+      body: JSON.stringify({ filters: { groups: [{ properties: [], rollout_percentage: 60 }] } }),
+    });
+    expect(rolledOut.status).toBe(200);
+    expect(evaluation(await guard(t, { dryRun: true }), ENFORCED)).toMatchObject({ decision: "insufficient_data", reason: "cooldown" });
+    expect(patches().filter((r) => (r.body as { active?: boolean }).active === false)).toEqual([]);
+  });
+
   test("the same regression with too few users is not acted on: insufficient_data (sample_size), no kill, no PATCH", SCENARIO, async () => {
     const t = await app();
     const seen = await traffic(t, ENFORCED, users(60));

@@ -511,6 +511,8 @@ export type ComponentApi<Name extends string | undefined = string | undefined> =
               lastMetrics?: string;
               lastReason?: string;
               mode: "monitor" | "enforce";
+              populationChangedAt?: number;
+              populationHash?: string;
             }>;
             killed: Array<{ at: number; key: string; reason?: string }>;
             lastRuns: Array<{

@@ -15,6 +15,7 @@ import { DEFAULT_SIGNIFICANCE, mergeThresholds, type EvaluationMetrics, type Gua
 import { buildGuardianQuery, parseGuardianResponse } from "../../core/governance/hogql.js";
 import type { PostHogFlag } from "../../core/governance/posthogRest.js";
 import { guardianSlackMessage, posthogFlagUrl } from "../../core/governance/slack.js";
+import { shortHash } from "../../core/governance/tally.js";
 import { queueAlerts } from "./alerts.js";
 import { vAlertInput, type AlertInput } from "./alertValidators.js";
 import { enforceKill, finishPendingEnforcements, vEnforcementOutcome } from "./enforcement.js";
@@ -210,13 +211,14 @@ async function guard(ctx: ActionCtx, admin: AdminTarget, watch: WatchedFlag[], o
   const alerts: AlertInput[] = [];
   for (const watched of judged) {
     const flag = byKey.get(watched.key)!;
+    const population = populationChange(flag, states.get(watched.key));
     const decided = sources
       .map(({ source, counts }) => ({
         source,
         ...decideFromCounts(counts.get(watched.key) ?? [], watched.variants, {
           thresholds: options.thresholds,
           significance: options.significance,
-          lastActionAt: flag.updated_at ?? null,
+          lastActionAt: population.changedAt,
           now,
         }),
       }))
@@ -246,6 +248,8 @@ async function guard(ctx: ActionCtx, admin: AdminTarget, watch: WatchedFlag[], o
       metrics: JSON.stringify(evaluation.metrics),
       // After an alert or a kill the flag rests for a cooldown; a dry run changes nothing.
       startsCooldown: !options.dryRun && (evaluation.decision === "regression_detected" || evaluation.decision === "auto_disabled"),
+      populationHash: population.hash,
+      ...(population.changedAt !== null ? { populationChangedAt: population.changedAt } : {}),
     });
     result.evaluations.push(evaluation);
   }
@@ -260,6 +264,21 @@ async function guard(ctx: ActionCtx, admin: AdminTarget, watch: WatchedFlag[], o
   }
   result.flags_evaluated = result.evaluations.length;
   return await completed(ctx, result);
+}
+
+/**
+ * When the flag's populations last changed. An unchanged `active` and `filters` keep the time
+ * first seen, so renames and tag edits (a sync's among them) start no cooldown; a changed one,
+ * or a flag seen for the first time, takes PostHog's `updated_at` (the change was made by then).
+ */
+function populationChange(
+  flag: PostHogFlag,
+  state: { populationHash?: string; populationChangedAt?: number } | undefined,
+): { hash: string; changedAt: number | null } {
+  const hash = shortHash(JSON.stringify({ active: flag.active, filters: flag.filters ?? null }));
+  if (state?.populationHash === hash && state.populationChangedAt !== undefined) return { hash, changedAt: state.populationChangedAt };
+  const updatedAt = flag.updated_at !== undefined ? Date.parse(flag.updated_at) : NaN;
+  return { hash, changedAt: Number.isFinite(updatedAt) ? updatedAt : null };
 }
 
 function toEvaluation(watched: WatchedFlag, flag: PostHogFlag, decided: FlagDecision & { source: "local" | "hogql" }): GuardianEvaluation {
@@ -342,13 +361,22 @@ const vEvaluationRecord = v.object({
   reason: v.string(),
   metrics: v.string(),
   startsCooldown: v.boolean(),
+  populationHash: v.string(),
+  populationChangedAt: v.optional(v.number()),
 });
 type EvaluationRecord = Infer<typeof vEvaluationRecord>;
 
 /** The guardian's memory of the watched flags: cooldowns above all. */
 export const states = internalQuery({
   args: { keys: v.array(v.string()) },
-  returns: v.array(v.object({ key: v.string(), cooldownUntil: v.optional(v.number()) })),
+  returns: v.array(
+    v.object({
+      key: v.string(),
+      cooldownUntil: v.optional(v.number()),
+      populationHash: v.optional(v.string()),
+      populationChangedAt: v.optional(v.number()),
+    }),
+  ),
   handler: async (ctx, { keys }) => {
     const found = [];
     for (const key of keys) {
@@ -356,7 +384,14 @@ export const states = internalQuery({
         .query("guardianState")
         .withIndex("by_key", (q) => q.eq("key", key))
         .unique();
-      if (state !== null) found.push({ key, ...(state.cooldownUntil !== undefined ? { cooldownUntil: state.cooldownUntil } : {}) });
+      if (state === null) continue;
+      const { cooldownUntil, populationHash, populationChangedAt } = state;
+      found.push({
+        key,
+        ...(cooldownUntil !== undefined ? { cooldownUntil } : {}),
+        ...(populationHash !== undefined ? { populationHash } : {}),
+        ...(populationChangedAt !== undefined ? { populationChangedAt } : {}),
+      });
     }
     return found;
   },
@@ -378,6 +413,8 @@ export const recordEvaluations = internalMutation({
         lastReason: evaluation.reason,
         lastMetrics: evaluation.metrics,
         ...(evaluation.startsCooldown ? { cooldownUntil: now + cooldownMs } : {}),
+        populationHash: evaluation.populationHash,
+        ...(evaluation.populationChangedAt !== undefined ? { populationChangedAt: evaluation.populationChangedAt } : {}),
       };
       const state = await ctx.db
         .query("guardianState")

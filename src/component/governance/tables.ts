@@ -146,6 +146,13 @@ export const governanceTables = {
     lastMetrics: v.optional(v.string()),
     cooldownUntil: v.optional(v.number()),
     /**
+     * A hash of the flag's `active` and `filters` as last seen, and when they last changed: the
+     * toolkit's cooldown after an edit counts only edits that change who gets what, so a sync
+     * renaming or tagging the flag does not blind the guardian.
+     */
+    populationHash: v.optional(v.string()),
+    populationChangedAt: v.optional(v.number()),
+    /**
      * Enforcement: the local kill is written first, then PostHog is PATCHed. `pending_patch`
      * means the kill is in place and the PATCH is still owed (a crash, or a kill from a
      * mutation): the next run with the admin key finishes it.
