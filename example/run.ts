@@ -142,7 +142,11 @@ async function main() {
   process.env.POSTHOG_PROJECT_ID = "1";
   process.env.POSTHOG_ADMIN_API_KEY = "phx_example_admin_key";
   process.env.POSTHOG_ALERTS_SLACK_WEBHOOK = `${server.url}/_local/slack/flag-alerts`;
+  // The guardian's first tick starts the sender's tallies; then the sync cron renames the flags
+  // to their registry descriptions (a rename changes nobody's flag, so it starts no cooldown).
+  const firstTick = await t.action(internal.governance.guardFlags, {});
   const sync = await t.action(internal.governance.syncFlags, {});
+  console.log(`   guardian's first tick: ${firstTick.outcomes.map((o: { flag_key: string; decision: string; reason: string }) => `${o.flag_key} ${o.decision} (${o.reason})`).join(", ")}`);
   console.log(`   sync: ${sync.registry_size} registry flags, ${sync.posthog_size} in PostHog, created ${sync.created}, reconciled ${sync.reconciled} (${sync.reconciled_keys.join(", ")}), orphans ${sync.orphans}`);
   await t.action(internal.flags.refreshFlagDefinitions, {});
   const onFastPath: string[] = [];
@@ -156,7 +160,7 @@ async function main() {
   console.log(`   300 shoppers paid: ${onFastPath.length} on the fast path, ${declined} declined there with a $exception (Amex cards)`);
   const shopper = onFastPath[0]!;
   const beforeRun = await t.query(api.flags.fastPay, { customerId: shopper });
-  const guard = await t.action(internal.governance.guardFlags, {});
+  const guard = await t.action(internal.governance.guardFlags, {}); // the next tick
   const fastPayOutcome = guard.outcomes.find((o: { flag_key: string }) => o.flag_key === "release_checkout_fast_pay");
   console.log(`   guardian (the 1-minute cron): ${JSON.stringify(fastPayOutcome)}`);
   const killedRead = await t.query(api.flags.fastPay, { customerId: shopper });
@@ -168,7 +172,7 @@ async function main() {
   console.log(`   Slack alerts: ${slack.length} (${slack.map((m) => JSON.stringify(m.body).match(/\*FLAG AUTO-DISABLED\*|Regression detected[^*]*/)?.[0]).join(", ")})`);
   const report = await t.query(api.governance.report, {});
   const state = report.guardian.find((g: { key: string }) => g.key === "release_checkout_fast_pay");
-  console.log(`   governance report: ${JSON.stringify({ decision: state?.lastDecision, enforcement: state?.enforcement, killed: report.killedFlags.map((k: { key: string }) => k.key) })}`);
+  console.log(`   governance report: ${JSON.stringify({ decision: state?.lastDecision, enforcement: state?.enforcement, killed: report.killed.map((k: { key: string }) => k.key) })}`);
   await server.close();
   const governanceOk =
     sync.created === 0 &&

@@ -10,7 +10,7 @@ test("the cron's refresh loads definitions; the query reads the flag", async () 
     variant: "control",
     reason: "definitions_not_loaded",
   });
-  expect(await t.action(internal.flags.refreshFlagDefinitions, {})).toMatchObject({ result: "updated", flagsChanged: 3 });
+  expect(await t.action(internal.flags.refreshFlagDefinitions, {})).toMatchObject({ result: "updated", flagsChanged: 4 });
   const us = await t.query(api.flags.checkoutExperience, { customerId: "c1", country: "US" });
   expect(us.reason).toBe("evaluated_locally");
   expect(["control", "one-page"]).toContain(us.variant);

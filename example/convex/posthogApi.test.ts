@@ -20,7 +20,7 @@ test("the webhook refreshes only with the secret; the flags query then answers t
   expect((await ada.query(api.posthogApi.flags, {})).reasons.experiment_checkout_one_page).toBe("definitions_not_loaded");
   const accepted = await refresh({ authorization: "Bearer example-webhook-secret" });
   expect(accepted.status).toBe(200);
-  expect(await accepted.json()).toMatchObject({ result: "updated", flagsChanged: 3 });
+  expect(await accepted.json()).toMatchObject({ result: "updated", flagsChanged: 4 });
 
   // The same answers the server's own reads give for this user and country.
   const answer = await ada.query(api.posthogApi.flags, {});

@@ -11,6 +11,7 @@
 import type * as analytics from "../analytics.js";
 import type * as crons from "../crons.js";
 import type * as flags from "../flags.js";
+import type * as governance from "../governance.js";
 import type * as http from "../http.js";
 import type * as orders from "../orders.js";
 import type * as posthog from "../posthog.js";
@@ -27,6 +28,7 @@ const fullApi: ApiFromModules<{
   analytics: typeof analytics;
   crons: typeof crons;
   flags: typeof flags;
+  governance: typeof governance;
   http: typeof http;
   orders: typeof orders;
   posthog: typeof posthog;
