@@ -15,8 +15,15 @@ import {
 } from "./_generated/server.js";
 import { postBatch } from "../core/batchTransport.js";
 import { forgetExpiredExposures } from "./exposures.js";
-import { Tallier } from "../core/governance/tally.js";
-import { forgetOldTallies, mergeTally, readTallyWatch, vTallyWatch, type TallyWatchConfig } from "./governance/tallies.js";
+import { Tallier, type BatchTally } from "../core/governance/tally.js";
+import {
+  forgetOldTallies,
+  mergeTally,
+  readTallyWatch,
+  vBatchTally,
+  vTallyWatch,
+  type TallyWatchConfig,
+} from "./governance/tallies.js";
 import {
   deliverySettings,
   vDeliveryOptions,
@@ -176,6 +183,8 @@ const vBatchResult = v.object({
   httpStatus: v.optional(v.number()),
   error: v.optional(v.string()),
   retryAfterMs: v.optional(v.number()),
+  /** With a watch, the sender's tallies of a delivered result's messages. */
+  tally: v.optional(vBatchTally),
 });
 type BatchResult = {
   ids: Id<"events">[];
@@ -183,6 +192,7 @@ type BatchResult = {
   httpStatus?: number;
   error?: string;
   retryAfterMs?: number;
+  tally?: BatchTally;
 };
 
 async function sendUnderLease(
@@ -210,6 +220,7 @@ async function sendUnderLease(
     });
     if (claim === null) break;
     const results = await sendSplittingOnTooLarge(claim, claim.events, settings.requestTimeoutMs);
+    if (claim.watch) tallyDelivered(results, claim.events, claim.watch);
     await ctx.runMutation(internal.delivery.completeBatch, { leaseId, options, results, watch: claim.watch });
     for (const result of results) {
       if (result.outcome === "delivered") totals.delivered += result.ids.length;
@@ -219,6 +230,20 @@ async function sendUnderLease(
   }
   await ctx.runMutation(internal.delivery.releaseLease, { leaseId, options, continueDelivery: more });
   return totals;
+}
+
+/**
+ * Tally each delivered result from the messages the sender already holds, so that
+ * completeBatch need not read the events' bodies again.
+ */
+function tallyDelivered(results: BatchResult[], events: Claim["events"], watch: TallyWatchConfig): void {
+  const messages = new Map(events.map((e) => [e.id, e.message]));
+  for (const result of results) {
+    if (result.outcome !== "delivered") continue;
+    const tallier = new Tallier(watch);
+    for (const id of result.ids) tallier.add(messages.get(id)!);
+    result.tally = tallier.result();
+  }
 }
 
 /** Send a batch; on 413 send each half on its own, down to single events. */
@@ -327,7 +352,7 @@ export const claimBatch = internalMutation({
 
 /**
  * Record what PostHog said: accepted events leave the outbox; the rest wait or are
- * dead-lettered. With a watch, each accepted event is tallied as its row is deleted, in the
+ * dead-lettered. With a watch, accepted events are tallied as their rows are deleted, in the
  * same transaction, so an event counts once, and only once PostHog has it.
  */
 export const completeBatch = internalMutation({
@@ -344,22 +369,15 @@ export const completeBatch = internalMutation({
     const tallier = watch ? new Tallier(watch) : undefined;
     const retryTimes = new Set<number>();
     for (const result of results) {
+      if (result.outcome === "delivered") {
+        await deleteDelivered(ctx, result, tallier);
+        continue;
+      }
       // One jitter per request: its events retry together, in as few slots as their attempt counts.
       const jitter = Math.random();
       for (const id of result.ids) {
         const event = await ctx.db.get(id);
         if (event === null) continue;
-        if (result.outcome === "delivered") {
-          // Accepted is final, even if our lease lapsed and someone else holds it now.
-          if (tallier) {
-            // The delete reads the body by id anyway (on Convex), so reading it first costs no extra range.
-            const body = await ctx.db.get(event.body);
-            if (body !== null) tallier.add(body.message);
-          }
-          await ctx.db.delete(event.body);
-          await ctx.db.delete(id);
-          continue;
-        }
         if (event.leaseId !== leaseId || event.status !== "pending") continue; // no longer ours
         const attempts = event.attempts + 1;
         if (result.outcome === "dead") {
@@ -390,6 +408,32 @@ export const completeBatch = internalMutation({
     return null;
   },
 });
+
+/**
+ * Delete the events of a result PostHog accepted (final, even if our lease lapsed and another
+ * sender holds them now) and tally them. The sender's tally of the result holds when every
+ * event is still here. Events already gone were delivered, and counted, by another sender
+ * after a lease lapse (rare): then only the events still here are tallied, from their bodies.
+ */
+async function deleteDelivered(ctx: MutationCtx, result: BatchResult, tallier: Tallier | undefined): Promise<void> {
+  const present: Doc<"events">[] = [];
+  for (const id of result.ids) {
+    const event = await ctx.db.get(id);
+    if (event !== null) present.push(event);
+  }
+  if (tallier && result.tally && present.length === result.ids.length) {
+    tallier.merge(result.tally);
+  } else if (tallier) {
+    for (const event of present) {
+      const body = await ctx.db.get(event.body);
+      if (body !== null) tallier.add(body.message);
+    }
+  }
+  for (const event of present) {
+    await ctx.db.delete(event.body);
+    await ctx.db.delete(event._id);
+  }
+}
 
 /** Exponential backoff with jitter (0 to 1) on the upper half; Retry-After is a floor. */
 function retryDelay(

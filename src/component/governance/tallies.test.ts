@@ -6,6 +6,7 @@ import { flushAndDrain, initRefreshedApp, initTestApp, useLocalPostHog } from ".
 import componentSchema from "../schema.js";
 import type { MutationCtx } from "../_generated/server.js";
 import type { FlagWindowMetrics } from "./tallies.js";
+import { tallyMessages, type TallyWatch } from "../../core/governance/tally.js";
 
 const TOKEN = "phc_tallies";
 const server = useLocalPostHog({ POSTHOG_API_KEY: TOKEN, POSTHOG_PERSONAL_API_KEY: "phx_tallies" });
@@ -137,6 +138,36 @@ describe("tallies", () => {
     const [checkout] = await metrics(t, ["checkout"]);
     expect(totalEvents(checkout!)).toBe(5);
     expect(checkout!.variants).toEqual(expectedFromServer("checkout"));
+  });
+
+  test("an event another sender already delivered (after a lease lapse) is not counted twice", async () => {
+    server.setDefinitions(definitions, { token: TOKEN });
+    const t = await initRefreshedApp();
+    await watch(t, WATCH);
+    for (const user of ["a", "b", "c"]) await capture(t, user, "page viewed");
+    const leaseId = await access(t).mutationFromPath(at("delivery:acquireLease"), { options: QUIET });
+    const claim = (await access(t).mutationFromPath(at("delivery:claimBatch"), {
+      leaseId,
+      options: QUIET,
+      scope: "all",
+      runStartedAt: Date.now(),
+    })) as { events: { id: string; message: string }[]; watch: TallyWatch };
+    expect(claim.events.length).toBe(3);
+    const delivered = (events: { id: string; message: string }[]) => ({
+      ids: events.map((e) => e.id),
+      outcome: "delivered",
+      tally: tallyMessages(events.map((e) => e.message), claim.watch),
+    });
+    const complete = (events: { id: string; message: string }[]) =>
+      access(t).mutationFromPath(at("delivery:completeBatch"), { leaseId, options: QUIET, results: [delivered(events)], watch: claim.watch });
+    // Another sender's completeBatch deletes and counts the first event; ours then reports all three.
+    await complete(claim.events.slice(0, 1));
+    await complete(claim.events);
+
+    const [checkout] = await metrics(t, ["checkout"]);
+    expect(totalEvents(checkout!)).toBe(3);
+    expect(checkout!.variants.reduce((n, v) => n + v.uniqueUsers, 0)).toBe(3);
+    expect(await inComponent(t, async (ctx) => (await ctx.db.query("events").collect()).length)).toBe(0);
   });
 
   test("$feature_flag_called is not counted as an event but records usage, at most once an hour per flag", async () => {

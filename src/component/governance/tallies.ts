@@ -13,8 +13,8 @@ import { vGuardianMode } from "./tables.js";
 export const USERS_CAP = 1000;
 /** A flag's lastExposureAt moves at most this often: one write per flag per hour at most. */
 export const USAGE_RESOLUTION_MS = 60 * 60_000;
-/** (flag, bucket) groups merged per mutation; the rest goes to a scheduled one (bounded reads). */
-const MERGE_GROUPS_PER_MUTATION = 400;
+/** Buckets merged per mutation; the rest goes to a scheduled one (bounded reads). */
+const MERGE_BUCKETS_PER_MUTATION = 100;
 /** Old buckets deleted per kick. */
 const FORGET_PER_KICK = 200;
 /** Bucket and retention when only usage is tracked (no guardian watch written yet). */
@@ -41,7 +41,7 @@ const vFlagTally = v.object({
   successes: v.number(),
   users: v.array(v.string()),
 });
-const vBatchTally = v.object({
+export const vBatchTally = v.object({
   counts: v.array(vFlagTally),
   exposures: v.array(v.object({ key: v.string(), at: v.number() })),
 });
@@ -183,25 +183,25 @@ export async function readTallyWatch(ctx: QueryCtx): Promise<TallyWatchConfig | 
 /**
  * Add a batch's tallies (delivered events only) to guardianTallies and flagUsage. Called by
  * the leased sender's completeBatch; buckets already past retention are dropped. Merges up
- * to MERGE_GROUPS_PER_MUTATION (flag, bucket) groups here, each one index range, and
- * schedules the rest, so a batch spanning many buckets stays within a transaction's limits.
+ * to MERGE_BUCKETS_PER_MUTATION buckets here, each one index range holding every flag's rows
+ * of that bucket, and schedules the rest, so a batch spanning many buckets stays within a
+ * transaction's limits.
  */
 export async function mergeTally(ctx: MutationCtx, tally: BatchTally, retention: Retention): Promise<void> {
-  const groups = new Map<string, FlagTally[]>();
+  const buckets = new Map<number, FlagTally[]>();
   for (const count of tally.counts) {
     if (count.bucketStart <= retentionEdge(Date.now(), retention)) continue;
-    const id = JSON.stringify([count.key, count.bucketStart]);
-    groups.set(id, [...(groups.get(id) ?? []), count]);
+    buckets.set(count.bucketStart, [...(buckets.get(count.bucketStart) ?? []), count]);
   }
-  const entries = [...groups.values()];
-  for (const group of entries.slice(0, MERGE_GROUPS_PER_MUTATION)) {
-    const { key, bucketStart } = group[0]!;
+  const entries = [...buckets.values()];
+  for (const bucket of entries.slice(0, MERGE_BUCKETS_PER_MUTATION)) {
+    const bucketStart = bucket[0]!.bucketStart;
     const rows = await ctx.db
       .query("guardianTallies")
-      .withIndex("by_key_bucket", (q) => q.eq("key", key).eq("bucketStart", bucketStart))
+      .withIndex("by_bucket", (q) => q.eq("bucketStart", bucketStart))
       .collect();
-    for (const count of group) {
-      const row = rows.find((r) => r.variant === count.variant);
+    for (const count of bucket) {
+      const row = rows.find((r) => r.key === count.key && r.variant === count.variant);
       if (row === undefined) {
         const users = count.users.slice(0, USERS_CAP);
         await ctx.db.insert("guardianTallies", { ...count, users, usersCapped: users.length < count.users.length });
@@ -232,7 +232,7 @@ export async function mergeTally(ctx: MutationCtx, tally: BatchTally, retention:
     if (row === null) await ctx.db.insert("flagUsage", { key, lastExposureAt: at });
     else if (at >= row.lastExposureAt + USAGE_RESOLUTION_MS) await ctx.db.patch(row._id, { lastExposureAt: at });
   }
-  const rest = entries.slice(MERGE_GROUPS_PER_MUTATION).flat();
+  const rest = entries.slice(MERGE_BUCKETS_PER_MUTATION).flat();
   if (rest.length > 0) {
     await ctx.scheduler.runAfter(0, internal.governance.tallies.mergeRest, {
       tally: { counts: rest, exposures: [] },

@@ -78,6 +78,25 @@ describe("tallyMessages", () => {
     }
   });
 
+  it("merging the tallies of parts gives the tallies of the whole", () => {
+    const messages = [
+      capture("u1", "page viewed", { "$feature/layout": "wide", "$feature/checkout": true }),
+      capture("u2", "$exception", { "$feature/layout": "wide" }),
+      capture("u1", "$feature_flag_called", { $feature_flag: "layout" }),
+      capture("u1", "page viewed", { "$feature/layout": "wide" }), // a user already in the first part
+    ];
+    const whole = tallyMessages(messages, watch);
+    const tallier = new Tallier(watch);
+    tallier.merge(tallyMessages(messages.slice(0, 2), watch));
+    tallier.merge(tallyMessages(messages.slice(2), watch));
+    const byId = (a: { key: string; variant: string }, b: { key: string; variant: string }) =>
+      `${a.key}/${a.variant}`.localeCompare(`${b.key}/${b.variant}`);
+    const merged = tallier.result();
+    expect(merged.counts.sort(byId)).toEqual(whole.counts.sort(byId));
+    expect(merged.exposures).toEqual(whole.exposures);
+    expect(merged.counts.find((c) => c.key === "layout" && c.variant === "wide")).toMatchObject({ events: 3, exceptions: 1, users: [userHash("u1"), userHash("u2")] });
+  });
+
   it("a watch with no flags and usage off is inactive", () => {
     expect(watchIsActive(undefined)).toBe(false);
     expect(watchIsActive({ keys: [], bucketMs: MINUTE, usage: false })).toBe(false);

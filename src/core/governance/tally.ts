@@ -104,12 +104,7 @@ export class Tallier {
     for (const key of this.watch.keys) {
       const variant = variantOf(properties[FLAG_PROPERTY_PREFIX + key]);
       if (variant === undefined) continue;
-      const id = JSON.stringify([key, variant, bucketStart]);
-      let tally = this.counts.get(id);
-      if (tally === undefined) {
-        tally = { key, variant, bucketStart, events: 0, exceptions: 0, successTotal: 0, successes: 0, users: [], userSet: new Set() };
-        this.counts.set(id, tally);
-      }
+      const tally = this.countFor(key, variant, bucketStart);
       tally.events++;
       if (parsed.event === EXCEPTION_EVENT) tally.exceptions++;
       if (isSuccessEvent) {
@@ -118,6 +113,29 @@ export class Tallier {
       }
       if (user !== undefined) tally.userSet.add(user);
     }
+  }
+
+  /** Add tallies already aggregated elsewhere (the sender's, of a batch PostHog accepted). */
+  merge(tally: BatchTally): void {
+    for (const count of tally.counts) {
+      const into = this.countFor(count.key, count.variant, count.bucketStart);
+      into.events += count.events;
+      into.exceptions += count.exceptions;
+      into.successTotal += count.successTotal;
+      into.successes += count.successes;
+      for (const user of count.users) into.userSet.add(user);
+    }
+    for (const { key, at } of tally.exposures) this.exposures.set(key, Math.max(at, this.exposures.get(key) ?? at));
+  }
+
+  private countFor(key: string, variant: string, bucketStart: number): FlagTally & { userSet: Set<string> } {
+    const id = JSON.stringify([key, variant, bucketStart]);
+    let tally = this.counts.get(id);
+    if (tally === undefined) {
+      tally = { key, variant, bucketStart, events: 0, exceptions: 0, successTotal: 0, successes: 0, users: [], userSet: new Set() };
+      this.counts.set(id, tally);
+    }
+    return tally;
   }
 
   result(): BatchTally {
