@@ -3,7 +3,7 @@
 // posthog-flag-toolkit-style callbacks on what came back, in the app's own action.
 import { fromConvexSafe, type ConvexSafe } from "../core/convexSafe.js";
 import type { AnyFlagRegistry, FlagDefinition } from "../core/flagRegistry.js";
-import type { SyncFlag } from "../core/governance/flagSync.js";
+import { emptySyncResult, type SyncFlag } from "../core/governance/flagSync.js";
 import type { PostHogFlag } from "../core/governance/posthogRest.js";
 import { PostHogInputError } from "../core/messages.js";
 import type { ClientConfig } from "./config.js";
@@ -83,22 +83,7 @@ export async function runFlagSync(config: ClientConfig, ctx: RunActionCtx, optio
 
 /** A client created with `disabled: true` talks to nobody: nothing is listed, written or recorded. */
 function skipped(registry: AnyFlagRegistry, options: FlagSyncOptions): FlagSyncResult {
-  return {
-    status: "skipped",
-    dry_run: options.dryRun ?? false,
-    registry_size: registry.keys.length,
-    posthog_size: 0,
-    created: 0,
-    reconciled: 0,
-    orphans: 0,
-    naming_violations: 0,
-    created_keys: [],
-    reconciled_keys: [],
-    orphan_keys: [],
-    naming_violation_keys: [],
-    variant_mismatches: [],
-    findings: [],
-  };
+  return emptySyncResult(registry.keys.length, options.dryRun ?? false, "skipped");
 }
 
 /** What the component needs of each registry flag. */

@@ -11,7 +11,7 @@ import { internal } from "../_generated/api.js";
 import { action, internalQuery } from "../_generated/server.js";
 import { toConvexSafe } from "../../core/convexSafe.js";
 import { PostHogInputError } from "../../core/messages.js";
-import { planSync, type SyncPlan, type SyncRegistry } from "../../core/governance/flagSync.js";
+import { emptySyncResult, planSync, type SyncPlan, type SyncRegistry } from "../../core/governance/flagSync.js";
 import type { PostHogFlag } from "../../core/governance/posthogRest.js";
 import { createFlag, describeFailure, listAllFlags, patchFlag, vAdminTarget, type AdminTarget, type RestFailure } from "./rest.js";
 import { vFindingInput } from "./records.js";
@@ -238,23 +238,7 @@ function finding(kind: string, key: string, detail: Record<string, unknown>): Fi
 }
 
 function emptyResult(registry: SyncRegistry, dryRun: boolean, status: SyncResult["status"]): SyncResult {
-  return {
-    status,
-    dry_run: dryRun,
-    registry_size: registry.flags.length,
-    posthog_size: 0,
-    created: 0,
-    reconciled: 0,
-    orphans: 0,
-    naming_violations: 0,
-    created_keys: [],
-    reconciled_keys: [],
-    orphan_keys: [],
-    naming_violation_keys: [],
-    variant_mismatches: [],
-    findings: [],
-    forCallbacks: { flags: toConvexSafe({}), patches: [] },
-  };
+  return { ...emptySyncResult(registry.flags.length, dryRun, status), forCallbacks: { flags: toConvexSafe({}), patches: [] } };
 }
 
 function checkRegistry(registry: SyncRegistry): void {

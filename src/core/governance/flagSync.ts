@@ -137,3 +137,23 @@ export function planSync(registry: SyncRegistry, posthogFlags: readonly PostHogF
   }
   return plan;
 }
+
+/** A sync's result before anything was listed or written (a skipped or failed run starts here). */
+export function emptySyncResult<Status extends string>(registrySize: number, dryRun: boolean, status: Status) {
+  return {
+    status,
+    dry_run: dryRun,
+    registry_size: registrySize,
+    posthog_size: 0,
+    created: 0,
+    reconciled: 0,
+    orphans: 0,
+    naming_violations: 0,
+    created_keys: [] as string[],
+    reconciled_keys: [] as string[],
+    orphan_keys: [] as string[],
+    naming_violation_keys: [] as string[],
+    variant_mismatches: [] as VariantMismatch[],
+    findings: [] as { kind: string; key: string; detail: string }[],
+  };
+}
