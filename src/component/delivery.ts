@@ -14,6 +14,7 @@ import {
   type MutationCtx,
 } from "./_generated/server.js";
 import { postBatch } from "../core/batchTransport.js";
+import { retryDelay } from "../core/http.js";
 import { forgetExpiredExposures } from "./exposures.js";
 import { Tallier, type BatchTally } from "../core/governance/tally.js";
 import {
@@ -40,8 +41,6 @@ const LEASE_MARGIN_MS = 30_000;
 const MAX_BATCH_BYTES = 5 * 1024 * 1024;
 /** Rows examined per claim: enough to fill a batch past events of other destinations. */
 const CLAIM_SCAN_LIMIT = 1000;
-/** Retry-After is honoured up to this long. */
-const MAX_RETRY_AFTER_MS = 60 * 60_000;
 
 type Scope = "due" | "all";
 const vScope = v.union(v.literal("due"), v.literal("all"));
@@ -433,18 +432,6 @@ async function deleteDelivered(ctx: MutationCtx, result: BatchResult, tallier: T
     await ctx.db.delete(event.body);
     await ctx.db.delete(event._id);
   }
-}
-
-/** Exponential backoff with jitter (0 to 1) on the upper half; Retry-After is a floor. */
-function retryDelay(
-  attempts: number,
-  retryAfterMs: number | undefined,
-  settings: ReturnType<typeof deliverySettings>,
-  jitter: number,
-): number {
-  const exponential = Math.min(settings.retryMaxDelayMs, settings.retryInitialDelayMs * 2 ** Math.min(attempts - 1, 30));
-  const jittered = exponential / 2 + jitter * (exponential / 2);
-  return Math.max(jittered, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 }
 
 async function deliveryState(ctx: MutationCtx) {

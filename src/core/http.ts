@@ -62,3 +62,22 @@ export function isConnectionRefused(description: string): boolean {
 export function httpError(status: number, text: string): string {
   return `HTTP ${status}${text ? `: ${text.slice(0, 300)}` : ""}`;
 }
+
+/** Retry-After is honoured up to this long. */
+const MAX_RETRY_AFTER_MS = 60 * 60_000;
+
+/**
+ * The wait before a retry: exponential backoff from `retryInitialDelayMs` to `retryMaxDelayMs`,
+ * with jitter (0 to 1) on the upper half; a Retry-After (up to an hour) is a floor. Shared by
+ * event delivery and the alert outbox.
+ */
+export function retryDelay(
+  attempts: number,
+  retryAfterMs: number | undefined,
+  backoff: { retryInitialDelayMs: number; retryMaxDelayMs: number },
+  jitter: number = Math.random(),
+): number {
+  const exponential = Math.min(backoff.retryMaxDelayMs, backoff.retryInitialDelayMs * 2 ** Math.min(attempts - 1, 30));
+  const jittered = exponential / 2 + jitter * (exponential / 2);
+  return Math.max(jittered, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+}

@@ -8,7 +8,7 @@ import type { Doc, Id } from "../_generated/dataModel.js";
 import { internal } from "../_generated/api.js";
 import { internalAction, internalMutation, mutation, query, type ActionCtx, type MutationCtx } from "../_generated/server.js";
 import { parseRetryAfter } from "../../core/batchTransport.js";
-import { fetchWithDeadline, httpError } from "../../core/http.js";
+import { fetchWithDeadline, httpError, retryDelay } from "../../core/http.js";
 import { vAlertSettings } from "./tables.js";
 import {
   vAlertInput,
@@ -38,7 +38,6 @@ export const ALERT_RETENTION_MS = 30 * 24 * 60 * 60_000;
 const CLEANUP_CHUNK = 100;
 const LEASE_MS = 5 * 60_000;
 const LEASE_MARGIN_MS = 30_000;
-const MAX_RETRY_AFTER_MS = 60 * 60_000;
 
 function deliverySettings(settings: AlertSettings | null): Required<AlertDelivery> {
   const merged = { ...DEFAULT_ALERT_DELIVERY };
@@ -301,13 +300,6 @@ export const complete = internalMutation({
     return null;
   },
 });
-
-/** Exponential backoff with jitter on the upper half; Retry-After is a floor. */
-function retryDelay(attempts: number, retryAfterMs: number | undefined, delivery: Required<AlertDelivery>): number {
-  const exponential = Math.min(delivery.retryMaxDelayMs, delivery.retryInitialDelayMs * 2 ** Math.min(attempts - 1, 30));
-  const jittered = exponential / 2 + Math.random() * (exponential / 2);
-  return Math.max(jittered, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
-}
 
 /** End of a sender run: cancel the watchdog, and continue in a fresh run if work remains. */
 export const releaseLease = internalMutation({

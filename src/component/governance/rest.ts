@@ -7,6 +7,7 @@
 // 400 dependants, 429) into findings and outcomes instead of losing them.
 import { v } from "convex/values";
 import type { PostHogExperiment, PostHogFlag } from "../../core/governance/posthogRest.js";
+import { parseRetryAfter } from "../../core/batchTransport.js";
 import { fetchWithDeadline } from "../../core/http.js";
 
 export const vAdminTarget = v.object({
@@ -218,8 +219,8 @@ function toFailure(status: number, parsed: unknown, text: string, headers: Heade
 }
 
 function retryAfter(headers: Headers): { retryAfterMs?: number } {
-  const seconds = Number(headers.get("retry-after"));
-  return Number.isFinite(seconds) && seconds >= 0 && headers.get("retry-after") !== null ? { retryAfterMs: seconds * 1000 } : {};
+  const retryAfterMs = parseRetryAfter(headers.get("retry-after"), Date.now());
+  return retryAfterMs !== undefined ? { retryAfterMs } : {};
 }
 
 function parseJson(text: string): unknown {
