@@ -10,14 +10,8 @@ export const REPORT_LIMIT = 500;
 
 const TOOLS = ["sync", "releases", "guardian"] as const;
 
-const vFinding = v.object({
-  source: vGovernanceTool,
-  kind: v.string(),
-  key: v.string(),
-  detail: v.string(),
-  firstSeenAt: v.number(),
-  lastSeenAt: v.number(),
-});
+/** An open finding (so no resolvedAt). */
+const vFinding = governanceTables.governanceFindings.validator.omit("resolvedAt");
 const vRun = v.object({
   tool: vGovernanceTool,
   startedAt: v.number(),

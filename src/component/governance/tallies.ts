@@ -7,7 +7,7 @@ import { internal } from "../_generated/api.js";
 import { internalMutation, query, type MutationCtx, type QueryCtx } from "../_generated/server.js";
 import { PostHogInputError } from "../../core/messages.js";
 import { shortHash, type BatchTally, type FlagTally } from "../../core/governance/tally.js";
-import { vGuardianMode } from "./tables.js";
+import { governanceTables, vGuardianMode } from "./tables.js";
 
 /** Distinct user hashes kept per (flag, variant, bucket); beyond it the row says usersCapped. */
 export const USERS_CAP = 1000;
@@ -31,16 +31,8 @@ export const vTallyWatch = v.object({
 });
 export type TallyWatchConfig = Infer<typeof vTallyWatch>;
 
-const vFlagTally = v.object({
-  key: v.string(),
-  variant: v.string(),
-  bucketStart: v.number(),
-  events: v.number(),
-  exceptions: v.number(),
-  successTotal: v.number(),
-  successes: v.number(),
-  users: v.array(v.string()),
-});
+/** One batch's counts for a (flag, variant, bucket): a guardianTallies row before it is capped. */
+const vFlagTally = governanceTables.guardianTallies.validator.omit("usersCapped");
 export const vBatchTally = v.object({
   counts: v.array(vFlagTally),
   exposures: v.array(v.object({ key: v.string(), at: v.number() })),
