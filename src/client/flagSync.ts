@@ -2,7 +2,7 @@
 // sync action (which does every PostHog call and records the run and its findings), then runs
 // posthog-flag-toolkit-style callbacks on what came back, in the app's own action.
 import { fromConvexSafe, type ConvexSafe } from "../core/convexSafe.js";
-import type { AnyFlagRegistry, FlagDefinition } from "../core/flagRegistry.js";
+import { guardianMode, type AnyFlagRegistry, type FlagDefinition } from "../core/flagRegistry.js";
 import { emptySyncResult, type SyncFlag } from "../core/governance/flagSync.js";
 import type { PostHogFlag } from "../core/governance/posthogRest.js";
 import { PostHogInputError } from "../core/messages.js";
@@ -90,12 +90,13 @@ function skipped(registry: AnyFlagRegistry, options: FlagSyncOptions): FlagSyncR
 function syncFlags(registry: AnyFlagRegistry): SyncFlag[] {
   return (registry.keys as readonly string[]).map((key) => {
     const { description, owner, tags, guardian, variants } = registry.flags[key] as FlagDefinition;
+    const mode = guardianMode(guardian);
     return {
       key,
       description,
       owner,
       ...(tags !== undefined ? { tags: [...tags] } : {}),
-      ...(guardian === "enforce" ? { guardian: "enforce" as const } : guardian === true || guardian === "monitor" ? { guardian: "monitor" as const } : {}),
+      ...(mode !== undefined ? { guardian: mode } : {}),
       ...(variants !== undefined ? { variants: [...variants] } : {}),
     };
   });

@@ -4,7 +4,7 @@
 // callbacks run here, in the app's action, once the component has recorded everything.
 import type { GuardianEvaluation, GuardianRunResult, GuardianSource } from "../component/governance/guardian.js";
 import { mergeThresholds, type GuardianThresholds } from "../core/governance/guardian.js";
-import type { FlagDefinition } from "../core/flagRegistry.js";
+import { guardianMode, type FlagDefinition } from "../core/flagRegistry.js";
 import { PostHogInputError } from "../core/messages.js";
 import * as admin from "./admin.js";
 import { alertSettings } from "./alerts.js";
@@ -75,9 +75,9 @@ export function watchedFlags(config: ClientConfig): { key: string; mode: "monito
   const registry = config.options.flags;
   if (registry === undefined) return [];
   return Object.entries(registry.flags as Record<string, FlagDefinition>).flatMap(([key, definition]) => {
-    const guardian = definition.guardian;
-    if (guardian === undefined || guardian === false) return [];
-    return [{ key, mode: guardian === "enforce" ? "enforce" : "monitor", ...(definition.variants ? { variants: [...definition.variants] } : {}) }];
+    const mode = guardianMode(definition.guardian);
+    if (mode === undefined) return [];
+    return [{ key, mode, ...(definition.variants ? { variants: [...definition.variants] } : {}) }];
   });
 }
 

@@ -17,6 +17,12 @@ export const DEFAULT_NAMING_EXEMPT_TAG = "naming-exempt";
 /** `true` means "monitor", as in the toolkit; "enforce" lets the guardian turn the flag off. */
 export type Guardian = boolean | "monitor" | "enforce";
 
+/** What the guardian does with a flag: watch it ("monitor"), enforce, or nothing (undefined). */
+export function guardianMode(guardian: Guardian | undefined): "monitor" | "enforce" | undefined {
+  if (guardian === undefined || guardian === false) return undefined;
+  return guardian === "enforce" ? "enforce" : "monitor";
+}
+
 type PayloadValidator = Validator<any, "required", any>;
 
 /** One flag. `key`, when given, must equal the key it is registered under. */
