@@ -237,6 +237,19 @@ describe("runFlagSync: what it reports", () => {
     expect(adminRequests().filter((r) => r.method === "GET").map((r) => r.query)).toEqual(["limit=100", "limit=100&offset=100", "limit=100&offset=200"]);
   });
 
+  test("a project adopting a registry, with 2,100 orphans: every run records them all, within Convex's index-range limit", { timeout: 120_000 }, async () => {
+    const t = initTestApp();
+    server.seedFlags("1", Array.from({ length: 2_100 }, (_, i) => ({ key: `release_search_old_${i}` })));
+    for (const run of [1, 2]) {
+      // The second run finds each of them open: a lookup and a patch apiece, past 4,096 ranges in one transaction.
+      const { result } = await sync(t);
+      expect(result, `run ${run}`).toMatchObject({ status: "ok", orphans: 2_100 });
+    }
+    const shown = await report(t);
+    expect(shown.findings).toHaveLength(500);
+    expect(shown.findingsTruncated).toBe(true);
+  });
+
   test("a dry run sends no write and answers what the real run then does", async () => {
     const t = initTestApp();
     server.seedFlags("1", [

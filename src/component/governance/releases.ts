@@ -16,6 +16,7 @@ import { checkDays, daysSince, isReleasedToEveryone, isStale, overdueSunset, rel
 import { buildDigest, digestHasNews, type GovernanceDigest, type ReleaseFinding } from "../../core/governance/releaseDigest.js";
 import { digestSlackMessage } from "../../core/governance/slack.js";
 import { configureAlerts, queueAlerts } from "./alerts.js";
+import { recordAllFindings } from "./records.js";
 import { describeFailure, listAllFlags, listExperiments, vAdminTarget, type AdminTarget } from "./rest.js";
 import { vAlertSettings } from "./tables.js";
 
@@ -163,7 +164,7 @@ async function track(
   });
   findings.push(...plan.findings, ...settled.findings);
   if (!options.dryRun) {
-    await ctx.runMutation(internal.governance.records.recordFindings, { source: "releases", findings, complete: true, kinds: FINDING_KINDS });
+    await recordAllFindings(ctx, { source: "releases", findings, complete: true, kinds: FINDING_KINDS });
   }
 
   const digest = settled.digest;

@@ -14,7 +14,7 @@ import { PostHogInputError } from "../../core/messages.js";
 import { emptySyncResult, planSync, type SyncPlan, type SyncRegistry } from "../../core/governance/flagSync.js";
 import type { PostHogFlag } from "../../core/governance/posthogRest.js";
 import { createFlag, describeFailure, listAllFlags, patchFlag, vAdminTarget, type AdminTarget, type RestFailure } from "./rest.js";
-import { vFindingInput } from "./records.js";
+import { recordAllFindings, vFindingInput } from "./records.js";
 
 /** The finding kinds a sync reports; a complete run resolves those it no longer sees. */
 const OBSERVED_KINDS = ["orphan", "naming_violation", "variant_mismatch"];
@@ -104,7 +104,7 @@ export const run = action({
         : []),
       ...writes.findings,
     ];
-    await ctx.runMutation(internal.governance.records.recordFindings, {
+    await recordAllFindings(ctx, {
       source: "sync",
       findings,
       complete: true,
